@@ -1,0 +1,46 @@
+# minik8s — run `make help` for the targets.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+CLUSTER := tests/cluster
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## Build the minik8s binary
+	$(CARGO) build --locked --bin minik8s
+
+.PHONY: test
+test: fmt-check clippy unit integration ## Everything CI runs: format, lints, unit and integration tests
+
+.PHONY: fmt-check
+fmt-check: ## Check formatting
+	$(CARGO) fmt --all -- --check
+
+.PHONY: clippy
+clippy: ## Lint, warnings are errors
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+
+.PHONY: unit
+unit: ## Unit tests and the CRD drift check (no cluster needed)
+	$(CARGO) test --locked --lib --bins --test crds
+
+.PHONY: integration
+integration: ## Integration tests against $$KUBECONFIG, or a local control plane started (and stopped) for them
+	$(CLUSTER)/run-integration.sh
+
+.PHONY: crds
+crds: ## Regenerate crds/ from the Rust types
+	$(CARGO) run --locked --quiet --bin minik8s -- crd --output-dir crds
+
+.PHONY: cluster-up
+cluster-up: ## Start the local control plane (3 kwok nodes; MINIK8S_NODES=N for more)
+	@$(CLUSTER)/up.sh >/dev/null
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local control plane and delete its data
+	@$(CLUSTER)/down.sh

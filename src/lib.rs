@@ -1,0 +1,5 @@
+//! minik8s: Kubernetes' Deployment, ReplicaSet and Endpoints controllers and a scheduler,
+//! reimplemented as custom resources with their own controllers.
+
+pub mod api;
+pub mod cli;

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs the integration tests against $KUBECONFIG when it is set; otherwise starts the local
+# control plane for them and stops it afterwards (unless it was already running).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=env.sh
+source "$here/env.sh"
+
+bin="$("$here/build-binaries.sh")"
+# The tests call kubectl (printer columns, `kubectl scale`); use the pinned one.
+export PATH="$bin:$PATH"
+
+started=""
+if [ -z "${KUBECONFIG:-}" ]; then
+  if ! { [ -f "$MINIK8S_KUBECONFIG" ] && kubectl --kubeconfig "$MINIK8S_KUBECONFIG" get --raw /readyz >/dev/null 2>&1; }; then
+    started=yes
+    trap '"$here/down.sh"' EXIT
+  fi
+  KUBECONFIG="$("$here/up.sh")"
+  export KUBECONFIG
+fi
+echo "[integration] cluster: $(kubectl config current-context) ($KUBECONFIG)${started:+, stopped afterwards}" >&2
+
+cd "$here/../.."
+cargo test --locked --test integration -- --test-threads="${MINIK8S_TEST_THREADS:-4}"

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Starts the local control plane (idempotent): etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler and kwok's simulated kubelets, all on 127.0.0.1, plus N fake nodes.
+#
+#   MINIK8S_NODES         number of nodes (default 3): 4 CPU, 16Gi, 110 pods, one zone each
+#   MINIK8S_CLUSTER_NAME  cluster name (default minik8s)
+#
+# Prints the kubeconfig path on stdout; progress goes to stderr.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=env.sh
+source "$here/env.sh"
+
+nodes="${MINIK8S_NODES:-3}"
+log() { printf '[cluster-up] %s\n' "$*" >&2; }
+t0=$SECONDS
+
+bin="$("$here/build-binaries.sh")"
+export PATH="$bin:$PATH" KWOK_KUBECTL_BINARY="$bin/kubectl"
+
+if [ -f "$MINIK8S_KUBECONFIG" ] && kubectl --kubeconfig "$MINIK8S_KUBECONFIG" get --raw /readyz >/dev/null 2>&1; then
+  log "cluster '$MINIK8S_CLUSTER_NAME' is already running"
+elif kwokctl get clusters 2>/dev/null | grep -qx "$MINIK8S_CLUSTER_NAME"; then
+  log "starting the stopped cluster '$MINIK8S_CLUSTER_NAME'"
+  kwokctl start cluster --name "$MINIK8S_CLUSTER_NAME" --wait 120s >&2
+else
+  log "creating cluster '$MINIK8S_CLUSTER_NAME' (kube $KUBE_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION)"
+  kwokctl create cluster \
+    --name "$MINIK8S_CLUSTER_NAME" \
+    --runtime binary \
+    --kubeconfig "" \
+    --config "$here/kwok.yaml" \
+    --kube-apiserver-binary "$bin/kube-apiserver" \
+    --kube-controller-manager-binary "$bin/kube-controller-manager" \
+    --kube-scheduler-binary "$bin/kube-scheduler" \
+    --etcd-binary "$bin/etcd" \
+    --kwok-controller-binary "$bin/kwok" \
+    --wait 120s >&2
+fi
+
+kc() { kubectl --kubeconfig "$MINIK8S_KUBECONFIG" "$@"; }
+
+# kwokctl logs a timeout but exits 0, so check readiness ourselves.
+for _ in $(seq 60); do
+  kc get --raw /readyz >/dev/null 2>&1 && break
+  sleep 1
+done
+kc get --raw /readyz >/dev/null || { log "kube-apiserver is not ready; see logs in $KWOK_WORKDIR/clusters/$MINIK8S_CLUSTER_NAME/logs"; exit 1; }
+
+log "ensuring $nodes nodes"
+"$here/nodes.sh" "$nodes" | kc apply --server-side --field-manager=minik8s-cluster -f - >/dev/null
+kc wait --for=condition=Ready node --all --timeout=60s >/dev/null
+
+# Pods can only be created once the service account controller has made `default`.
+for _ in $(seq 60); do
+  kc get serviceaccount default -n default >/dev/null 2>&1 && break
+  sleep 1
+done
+kc get serviceaccount default -n default >/dev/null
+
+log "ready in $((SECONDS - t0))s. Use it with:"
+log "  export KUBECONFIG=$MINIK8S_KUBECONFIG"
+log "  export PATH=$bin:\$PATH   # kubectl $KUBE_VERSION and helm"
+echo "$MINIK8S_KUBECONFIG"
