@@ -11,6 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::{PodTemplate, cel};
 
 /// Desired state of a MiniDeployment; fields and defaults as in `apps/v1` DeploymentSpec.
+// `printcolumn(...)` repeats its keys by design.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "minik8s.dev",

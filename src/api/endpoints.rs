@@ -8,11 +8,10 @@ use k8s_openapi::api::core::v1::EndpointSubset;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::{Metadata, NamespaceResourceScope, Resource};
-use schemars::generate::SchemaSettings;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{CATEGORY, GROUP, VERSION};
+use super::{CATEGORY, GROUP, VERSION, schema};
 
 /// The addresses and ports of the pods a MiniService selects.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -49,17 +48,7 @@ impl MiniEndpoints {
     /// The CustomResourceDefinition of MiniEndpoints, built with the same schema settings as
     /// the derived kinds.
     pub fn crd() -> CustomResourceDefinition {
-        let mut generator = SchemaSettings::openapi3()
-            .with(|s| {
-                s.inline_subschemas = true;
-                s.meta_schema = None;
-            })
-            .with_transform(schemars::transform::AddNullable::default())
-            .with_transform(kube::core::schema::StructuralSchemaRewriter)
-            .with_transform(kube::core::schema::OptionalEnum)
-            .with_transform(kube::core::schema::OptionalIntOrString)
-            .into_generator();
-        let subset = generator.subschema_for::<EndpointSubset>();
+        let subset = schema::crd_generator().subschema_for::<EndpointSubset>();
         serde_json::from_value(json!({
             "apiVersion": "apiextensions.k8s.io/v1",
             "kind": "CustomResourceDefinition",

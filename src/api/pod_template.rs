@@ -74,3 +74,65 @@ impl JsonSchema for PodTemplate {
         template
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn template() -> PodTemplate {
+        serde_json::from_value(json!({
+            "metadata": {"labels": {"app": "web", "tier": "front"}},
+            "spec": {
+                "futurePodField": {"nested": [1, 2]},
+                "containers": [{"name": "web", "image": "nginx", "futureContainerField": "x"}]
+            }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn unknown_fields_survive_a_serde_round_trip() {
+        let value = serde_json::to_value(template()).unwrap();
+        assert_eq!(value["spec"]["futurePodField"], json!({"nested": [1, 2]}));
+        assert_eq!(value["spec"]["containers"][0]["futureContainerField"], "x");
+    }
+
+    #[test]
+    fn typed_view_reads_known_fields() {
+        let typed = template().typed().unwrap();
+        assert_eq!(
+            typed.spec.unwrap().containers[0].image.as_deref(),
+            Some("nginx")
+        );
+    }
+
+    #[test]
+    fn labels_are_read_from_metadata() {
+        let labels = template().labels();
+        assert_eq!(labels.get("app").map(String::as_str), Some("web"));
+        assert_eq!(labels.len(), 2);
+        assert!(PodTemplate::default().labels().is_empty());
+    }
+
+    #[test]
+    fn schema_validates_known_fields_and_keeps_unknown_ones() {
+        let schema = schema::crd_generator().into_root_schema_for::<PodTemplate>();
+        let spec = &schema.as_value()["properties"]["spec"];
+        assert_eq!(spec["x-kubernetes-preserve-unknown-fields"], json!(true));
+        let container = &spec["properties"]["containers"]["items"];
+        assert_eq!(
+            container["x-kubernetes-preserve-unknown-fields"],
+            json!(true)
+        );
+        assert!(
+            container["required"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("name"))
+        );
+        let labels = &schema.as_value()["properties"]["metadata"]["properties"]["labels"];
+        assert_eq!(labels["additionalProperties"]["maxLength"], json!(63));
+    }
+}

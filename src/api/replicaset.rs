@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use super::{PodTemplate, cel};
 
 /// Desired state of a MiniReplicaSet; fields and defaults as in `apps/v1` ReplicaSetSpec.
+// `printcolumn(...)` repeats its keys by design.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "minik8s.dev",

@@ -1,7 +1,23 @@
 //! Helpers that reshape generated JSON schemas for the Kubernetes structural-schema rules.
 
-use schemars::Schema;
+use schemars::generate::SchemaSettings;
+use schemars::{Schema, SchemaGenerator};
 use serde_json::{Value, json};
+
+/// A schema generator with the settings kube's CustomResource derive uses for CRDs: OpenAPI v3,
+/// everything inlined, structural.
+pub(super) fn crd_generator() -> SchemaGenerator {
+    SchemaSettings::openapi3()
+        .with(|s| {
+            s.inline_subschemas = true;
+            s.meta_schema = None;
+        })
+        .with_transform(schemars::transform::AddNullable::default())
+        .with_transform(kube::core::schema::StructuralSchemaRewriter)
+        .with_transform(kube::core::schema::OptionalEnum)
+        .with_transform(kube::core::schema::OptionalIntOrString)
+        .into_generator()
+}
 
 /// Removes every `description` below `schema`.
 pub(super) fn strip_descriptions(schema: &mut Schema) {
@@ -108,5 +124,62 @@ pub(super) fn bound_template_labels(schema: &mut Schema) {
         .and_then(Value::as_object_mut);
     if let Some(values) = values {
         values.insert("maxLength".into(), json!(LABEL_VALUE_MAX));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn sample() -> Schema {
+        Schema::try_from(json!({
+            "description": "root",
+            "type": "object",
+            "properties": {
+                "description": {"description": "a field named description", "type": "string"},
+                "child": {
+                    "type": "object",
+                    "default": {"description": "data, not a schema"},
+                    "properties": {"x": {"type": "integer", "description": "x"}}
+                },
+                "list": {"type": "array", "items": {"type": "object", "properties": {}}}
+            }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn strip_descriptions_keeps_properties_and_defaults_named_description() {
+        let mut schema = sample();
+        strip_descriptions(&mut schema);
+        let value = schema.as_value();
+        assert!(value.get("description").is_none());
+        assert_eq!(
+            value["properties"]["description"],
+            json!({"type": "string"})
+        );
+        assert!(
+            value["properties"]["child"]["properties"]["x"]
+                .get("description")
+                .is_none()
+        );
+        assert_eq!(
+            value["properties"]["child"]["default"],
+            json!({"description": "data, not a schema"})
+        );
+    }
+
+    #[test]
+    fn preserve_unknown_fields_marks_every_object_with_properties() {
+        let mut schema = sample();
+        preserve_unknown_fields(&mut schema);
+        let value = schema.as_value();
+        let marked = |v: &Value| v["x-kubernetes-preserve-unknown-fields"] == json!(true);
+        assert!(marked(value));
+        assert!(marked(&value["properties"]["child"]));
+        assert!(marked(&value["properties"]["list"]["items"]));
+        assert!(!marked(&value["properties"]["description"]));
     }
 }

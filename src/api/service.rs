@@ -17,6 +17,8 @@ use serde_json::Value;
 /// Service fields that only matter to kube-proxy or cloud load balancers (sessionAffinity,
 /// externalTrafficPolicy, …) are accepted and kept as written, so a Service manifest is a
 /// valid MiniService with only `apiVersion` and `kind` changed.
+// `printcolumn(...)` repeats its keys by design.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[kube(
     group = "minik8s.dev",
@@ -46,19 +48,19 @@ use serde_json::Value;
 #[x_kube(validation = Rule::new(
         "self.type == 'ExternalName' || (has(self.clusterIP) && self.clusterIP == 'None') || \
          (has(self.ports) && size(self.ports) > 0)")
-    .message("ports: Required value: a service needs at least one port unless it is headless (clusterIP: None)")
+    .message("a service needs at least one port unless it is headless (clusterIP: None)")
     .field_path(".ports")
     .reason(Reason::FieldValueRequired))]
 #[x_kube(validation = Rule::new(
         "!has(self.ports) || size(self.ports) <= 1 || self.ports.all(p, has(p.name) && p.name != '')")
-    .message("ports: name is required on every port when a service has more than one")
+    .message("every port needs a name when a service has more than one port")
     .field_path(".ports")
     .reason(Reason::FieldValueRequired))]
 #[x_kube(validation = Rule::new(
         "!has(self.ports) || self.ports.all(p, !has(p.name) || self.ports.exists_one(q, has(q.name) && q.name == p.name))")
-    .message("ports: Duplicate value: port names must be unique")
+    .message("port names must be unique")
     .field_path(".ports")
-    .reason(Reason::FieldValueDuplicate))]
+    .reason(Reason::FieldValueInvalid))]
 #[schemars(extend("x-kubernetes-preserve-unknown-fields" = true))]
 #[serde(rename_all = "camelCase")]
 pub struct MiniServiceSpec {
@@ -118,9 +120,10 @@ pub struct ServicePort {
     #[schemars(range(min = 1, max = 65535))]
     pub port: i32,
 
-    /// Port on the pods: a number, or the name of a container port. Defaults to `port`.
+    /// Port on the pods: a number, or the name of a container port. Unset or 0 means `port`,
+    /// as in a Service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[x_kube(validation = Rule::new("type(self) != int || (self >= 1 && self <= 65535)")
+    #[x_kube(validation = Rule::new("type(self) != int || (self >= 0 && self <= 65535)")
         .message("must be between 1 and 65535, inclusive"))]
     #[x_kube(validation = Rule::new("type(self) != string || self.matches('^[-a-z0-9]+$')")
         .message("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)"))]
@@ -140,12 +143,13 @@ pub struct ServicePort {
 }
 
 impl ServicePort {
-    /// The port on the pods: `targetPort`, or `port` when it is unset, as the Service API
+    /// The port on the pods: `targetPort`, or `port` when it is unset or 0, as the Service API
     /// defaults it.
     pub fn effective_target_port(&self) -> IntOrString {
-        self.target_port
-            .clone()
-            .unwrap_or(IntOrString::Int(self.port))
+        match &self.target_port {
+            None | Some(IntOrString::Int(0)) => IntOrString::Int(self.port),
+            Some(target) => target.clone(),
+        }
     }
 }
 
@@ -180,4 +184,50 @@ pub struct MiniServiceStatus {
     /// Conditions reported by the endpoints controller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conditions: Option<Vec<Condition>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn port(target: Option<IntOrString>) -> ServicePort {
+        ServicePort {
+            name: None,
+            protocol: Protocol::Tcp,
+            app_protocol: None,
+            port: 80,
+            target_port: target,
+            node_port: None,
+        }
+    }
+
+    #[test]
+    fn target_port_defaults_to_port_when_unset_or_zero() {
+        assert_eq!(port(None).effective_target_port(), IntOrString::Int(80));
+        assert_eq!(
+            port(Some(IntOrString::Int(0))).effective_target_port(),
+            IntOrString::Int(80)
+        );
+        assert_eq!(
+            port(Some(IntOrString::Int(8080))).effective_target_port(),
+            IntOrString::Int(8080)
+        );
+        let named = IntOrString::String("http".into());
+        assert_eq!(port(Some(named.clone())).effective_target_port(), named);
+    }
+
+    #[test]
+    fn other_service_fields_are_kept_as_written() {
+        let spec: MiniServiceSpec = serde_json::from_value(serde_json::json!({
+            "selector": {"app": "web"},
+            "ports": [{"port": 80}],
+            "sessionAffinity": "ClientIP",
+            "externalTrafficPolicy": "Local"
+        }))
+        .unwrap();
+        assert_eq!(spec.other["sessionAffinity"], "ClientIP");
+        let back = serde_json::to_value(&spec).unwrap();
+        assert_eq!(back["externalTrafficPolicy"], "Local");
+        assert_eq!(back["ports"][0]["protocol"], "TCP");
+    }
 }

@@ -5,7 +5,6 @@
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  <- k8s.io/kubernetes
 #   etcd                                                               <- go.etcd.io/etcd/server/v3
 #   kwok, kwokctl                                                      <- sigs.k8s.io/kwok
-#   helm                                                               <- helm.sh/helm/v4
 #
 # Everything comes from the Go module proxy; nothing else is downloaded.
 set -euo pipefail
@@ -13,7 +12,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=env.sh
 source "$here/env.sh"
 
-bin="$MINIK8S_CACHE/bin-k8s-$KUBE_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-helm-$HELM_VERSION"
+bin="$MINIK8S_CACHE/bin-k8s-$KUBE_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION"
 mkdir -p "$bin"
 
 log() { printf '[build-binaries] %s\n' "$*" >&2; }
@@ -50,6 +49,5 @@ build_kube kubectl k8s.io/kubernetes/cmd/kubectl "$KUBE_VERSION"
 build_kube etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
 go_install kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
 go_install kwokctl "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
-go_install helm "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
 
 echo "$bin"

@@ -60,5 +60,5 @@ kc get serviceaccount default -n default >/dev/null
 
 log "ready in $((SECONDS - t0))s. Use it with:"
 log "  export KUBECONFIG=$MINIK8S_KUBECONFIG"
-log "  export PATH=$bin:\$PATH   # kubectl $KUBE_VERSION and helm"
+log "  export PATH=$bin:\$PATH   # kubectl $KUBE_VERSION"
 echo "$MINIK8S_KUBECONFIG"

@@ -1,0 +1,195 @@
+//! Test harness: the cluster client, one namespace per test, kubectl, polling.
+
+use std::future::Future;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, Status};
+use kube::runtime::wait::{await_condition, conditions};
+use kube::{Api, Client, Resource};
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+/// A client for the cluster in `KUBECONFIG`. Panics when there is none: an integration test
+/// must never pass without talking to an API server.
+pub async fn client() -> Client {
+    if std::env::var_os("KUBECONFIG").is_none() {
+        panic!(
+            "KUBECONFIG is not set: integration tests need a cluster. Run `make test` (it starts \
+             the local control plane), or `make cluster-up` and export the KUBECONFIG it prints."
+        );
+    }
+    let client = Client::try_default()
+        .await
+        .expect("cannot build a client from KUBECONFIG");
+    client
+        .apiserver_version()
+        .await
+        .expect("the API server in KUBECONFIG does not answer; is the cluster up?");
+    client
+}
+
+/// Installs the CRDs from `crds/` (as a user would, with server-side apply) once per test run
+/// and waits until they are Established.
+pub async fn install_crds(client: &Client) {
+    static INSTALLED: OnceCell<()> = OnceCell::const_new();
+    INSTALLED
+        .get_or_init(|| async {
+            let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crds");
+            for entry in std::fs::read_dir(dir).expect("crds/ exists") {
+                let path = entry.unwrap().path();
+                let crd: CustomResourceDefinition =
+                    serde_norway::from_str(&std::fs::read_to_string(&path).unwrap())
+                        .unwrap_or_else(|e| panic!("{} is not a CRD: {e}", path.display()));
+                let name = crd.metadata.name.clone().unwrap();
+                api.patch(
+                    &name,
+                    &PatchParams::apply("minik8s-tests").force(),
+                    &Patch::Apply(&crd),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("the API server refused {}: {e}", path.display()));
+                within(
+                    Duration::from_secs(30),
+                    await_condition(api.clone(), &name, conditions::is_crd_established()),
+                )
+                .await
+                .unwrap_or_else(|| panic!("CRD {name} did not become Established"))
+                .unwrap();
+            }
+        })
+        .await;
+}
+
+/// A namespace of its own for one test, deleted by `cleanup`.
+pub struct TestNamespace {
+    pub client: Client,
+    pub name: String,
+}
+
+impl TestNamespace {
+    pub async fn new(prefix: &str) -> Self {
+        let client = client().await;
+        install_crds(&client).await;
+        let name = unique_name(prefix);
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        let ns: Namespace = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": name, "labels": {"minik8s.dev/test": "true"}}
+        }))
+        .unwrap();
+        namespaces
+            .create(&PostParams::default(), &ns)
+            .await
+            .unwrap();
+        // Pods are refused until the service account controller has made `default`.
+        let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &name);
+        eventually(
+            Duration::from_secs(30),
+            "default service account",
+            || async { accounts.get_opt("default").await.unwrap().is_some() },
+        )
+        .await;
+        Self { client, name }
+    }
+
+    pub fn api<K>(&self) -> Api<K>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        <K as Resource>::DynamicType: Default,
+    {
+        Api::namespaced(self.client.clone(), &self.name)
+    }
+
+    /// An untyped API for kind `K`, to send objects the typed structs could not express.
+    pub fn dynamic<K: Resource<DynamicType = ()>>(&self) -> Api<DynamicObject> {
+        Api::namespaced_with(
+            self.client.clone(),
+            &self.name,
+            &ApiResource::erase::<K>(&()),
+        )
+    }
+
+    /// Creates `manifest` (a JSON object with apiVersion and kind) in this namespace.
+    pub async fn create<K: Resource<DynamicType = ()>>(
+        &self,
+        manifest: Value,
+    ) -> Result<DynamicObject, Status> {
+        let object: DynamicObject = serde_json::from_value(manifest).expect("a valid object");
+        match self
+            .dynamic::<K>()
+            .create(&PostParams::default(), &object)
+            .await
+        {
+            Ok(created) => Ok(created),
+            Err(kube::Error::Api(status)) => Err(*status),
+            Err(other) => panic!("request failed without an API answer: {other}"),
+        }
+    }
+
+    /// Runs kubectl in this namespace and returns its stdout; panics when it fails.
+    pub fn kubectl(&self, args: &[&str]) -> String {
+        kubectl(&[&["--namespace", &self.name], args].concat())
+    }
+
+    pub async fn cleanup(self) {
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        let _ = namespaces
+            .delete(&self.name, &DeleteParams::background())
+            .await;
+    }
+}
+
+/// Runs kubectl (the pinned one on PATH under `make test`) and returns its stdout.
+pub fn kubectl(args: &[&str]) -> String {
+    let output = Command::new("kubectl")
+        .args(args)
+        .output()
+        .expect("kubectl is not on PATH; run the tests through `make test`");
+    assert!(
+        output.status.success(),
+        "kubectl {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Polls `check` every 100 ms until it is true; panics after `timeout`.
+pub async fn eventually<F, Fut>(timeout: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// `future`'s output, or None when it takes longer than `timeout`.
+pub async fn within<T>(timeout: Duration, future: impl Future<Output = T>) -> Option<T> {
+    tokio::time::timeout(timeout, future).await.ok()
+}
+
+/// A DNS-label name that no other test (or earlier run) uses.
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}-{:x}{n}", nanos & 0xfffff)
+}

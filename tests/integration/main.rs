@@ -1,0 +1,9 @@
+//! Integration tests against a real API server (`KUBECONFIG`). `make test` starts the local
+//! control plane for them when `KUBECONFIG` is not set.
+
+mod admission;
+mod cluster;
+mod common;
+mod crds;
+mod fixtures;
+mod roundtrip;
