@@ -3,3 +3,6 @@
 
 pub mod api;
 pub mod cli;
+pub mod controllers;
+pub mod manager;
+pub mod runtime;

@@ -2,8 +2,9 @@ use clap::Parser;
 
 use minik8s::cli::Cli;
 
-fn main() -> std::process::ExitCode {
-    match Cli::parse().run() {
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match Cli::parse().run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");

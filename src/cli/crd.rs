@@ -13,7 +13,7 @@ pub struct CrdArgs {
     pub output_dir: Option<PathBuf>,
 }
 
-pub fn run(args: CrdArgs) -> super::anyhow_free::Result {
+pub fn run(args: CrdArgs) -> super::Result {
     let crds = crd::all();
     match args.output_dir {
         None => {

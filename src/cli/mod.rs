@@ -1,5 +1,6 @@
 //! Subcommands of the `minik8s` binary.
 
+pub mod controller_manager;
 pub mod crd;
 
 use clap::{Parser, Subcommand};
@@ -16,17 +17,18 @@ pub struct Cli {
 pub enum Command {
     /// Print the CustomResourceDefinitions, or write them to a directory.
     Crd(crd::CrdArgs),
+    /// Run the minik8s controllers against the cluster in KUBECONFIG (or in-cluster).
+    ControllerManager(controller_manager::ControllerManagerArgs),
 }
+
+/// What a subcommand returns; errors are reported to the user as one line.
+pub type Result = std::result::Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 impl Cli {
-    pub fn run(self) -> anyhow_free::Result {
+    pub async fn run(self) -> Result {
         match self.command {
             Command::Crd(args) => crd::run(args),
+            Command::ControllerManager(args) => controller_manager::run(args).await,
         }
     }
-}
-
-/// Errors of the command line, reported to the user as one line each.
-pub mod anyhow_free {
-    pub type Result = std::result::Result<(), Box<dyn std::error::Error + Send + Sync>>;
 }

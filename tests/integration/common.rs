@@ -193,3 +193,118 @@ pub fn unique_name(prefix: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}-{:x}{n}", nanos & 0xfffff)
 }
+
+/// minik8s controllers running in this test process, scoped to one namespace.
+pub struct Controllers {
+    task: Option<tokio::task::JoinHandle<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Controllers {
+    /// Starts the controller manager for `namespace`, unlimited or at `rate_limit`.
+    pub fn start(namespace: &str, rate_limit: Option<minik8s::runtime::client::RateLimit>) -> Self {
+        let options = minik8s::manager::Options {
+            namespace: Some(namespace.to_owned()),
+            rate_limit,
+            ..Default::default()
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            minik8s::manager::run(options, shutdown)
+                .await
+                .expect("controller manager failed");
+        });
+        Self {
+            task: Some(task),
+            stop: Some(stop),
+        }
+    }
+
+    /// Stops the controllers abruptly, as a crash would: syncs in flight are cut short.
+    pub fn kill(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+
+    /// Stops the controllers gracefully and waits for them.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Controllers {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Watches the pods of a namespace and remembers the most that existed at once.
+pub struct PodCounter {
+    max: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl PodCounter {
+    /// Counts pods matching `labels` that are not being deleted.
+    pub async fn start(client: Client, namespace: &str, labels: &str) -> Self {
+        use futures::StreamExt;
+        use k8s_openapi::api::core::v1::Pod;
+        use kube::runtime::watcher;
+
+        let api: Api<Pod> = Api::namespaced(client, namespace);
+        let max = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = max.clone();
+        let (ready, is_ready) = tokio::sync::oneshot::channel();
+        let config = watcher::Config::default().labels(labels);
+        let task = tokio::spawn(async move {
+            let mut live = std::collections::HashSet::new();
+            let mut ready = Some(ready);
+            let mut events = watcher::watcher(api, config).boxed();
+            while let Some(Ok(event)) = events.next().await {
+                match event {
+                    watcher::Event::Apply(pod) | watcher::Event::InitApply(pod) => {
+                        let name = pod.metadata.name.clone().unwrap();
+                        if pod.metadata.deletion_timestamp.is_none() {
+                            live.insert(name);
+                        } else {
+                            live.remove(&name);
+                        }
+                    }
+                    watcher::Event::Delete(pod) => {
+                        live.remove(pod.metadata.name.as_ref().unwrap());
+                    }
+                    watcher::Event::InitDone => {
+                        if let Some(ready) = ready.take() {
+                            let _ = ready.send(());
+                        }
+                    }
+                    watcher::Event::Init => live.clear(),
+                }
+                seen.fetch_max(live.len(), Ordering::SeqCst);
+            }
+        });
+        let _ = is_ready.await;
+        Self { max, task }
+    }
+
+    pub fn max(&self) -> usize {
+        self.max.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for PodCounter {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

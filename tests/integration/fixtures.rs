@@ -70,3 +70,35 @@ pub fn mini(mut builtin: Value) -> Value {
     builtin["kind"] = json!(kind);
     builtin
 }
+
+/// A small MiniReplicaSet (or, with `builtin`, its ReplicaSet twin) selecting `app: <name>`.
+pub fn small_replicaset(name: &str, replicas: i32, builtin: bool) -> Value {
+    let rs = json!({
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10"}]}
+            }
+        }
+    });
+    if builtin { rs } else { mini(rs) }
+}
+
+/// A bare pod with `app: <app>`; `extra` is merged into its metadata (e.g. annotations).
+pub fn orphan_pod(name: &str, app: &str, spec_extra: Value, annotations: Value) -> Value {
+    let mut spec = json!({"containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10"}]});
+    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), spec_extra.as_object()) {
+        spec.extend(extra.clone());
+    }
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"app": app}, "annotations": annotations},
+        "spec": spec
+    })
+}

@@ -6,4 +6,5 @@ mod cluster;
 mod common;
 mod crds;
 mod fixtures;
+mod replicaset;
 mod roundtrip;

@@ -1,0 +1,53 @@
+//! `minik8s controller-manager`: runs the chosen controllers against the cluster in
+//! KUBECONFIG (or in-cluster), like kube-controller-manager runs the built-in ones.
+
+use clap::Args;
+
+use crate::manager::{self, ControllerName, Options};
+use crate::runtime::client::RateLimit;
+use crate::runtime::shutdown;
+use crate::runtime::telemetry::{self, LogFormat};
+
+#[derive(Args, Debug)]
+pub struct ControllerManagerArgs {
+    /// Controllers to run.
+    #[arg(long, value_delimiter = ',', default_value = "replicaset")]
+    pub controllers: Vec<ControllerName>,
+
+    /// Requests per second to the API server, per controller (kube-controller-manager:
+    /// 20). 0 means no limit.
+    #[arg(long, default_value_t = RateLimit::CONTROLLER_MANAGER.qps)]
+    pub kube_api_qps: f64,
+
+    /// Burst above --kube-api-qps (kube-controller-manager: 30).
+    #[arg(long, default_value_t = RateLimit::CONTROLLER_MANAGER.burst)]
+    pub kube_api_burst: u32,
+
+    /// MiniReplicaSets synced at once (kube-controller-manager: 5 ReplicaSets).
+    #[arg(long, default_value_t = 5)]
+    pub concurrent_replicaset_syncs: u16,
+
+    /// Watch one namespace only (default: all namespaces).
+    #[arg(long)]
+    pub namespace: Option<String>,
+
+    #[arg(long, value_enum, default_value_t = LogFormat::Plain)]
+    pub log_format: LogFormat,
+
+    /// Log filter, e.g. `info` or `minik8s=debug,kube=info` (RUST_LOG overrides it).
+    #[arg(long, default_value = "info")]
+    pub log_level: String,
+}
+
+pub async fn run(args: ControllerManagerArgs) -> super::Result {
+    telemetry::init(args.log_format, &args.log_level);
+    let options = Options {
+        controllers: args.controllers.iter().copied().collect(),
+        rate_limit: RateLimit::new(args.kube_api_qps, args.kube_api_burst),
+        namespace: args.namespace,
+        replicaset_workers: args.concurrent_replicaset_syncs,
+    };
+    tracing::info!(controllers = ?options.controllers, rate_limit = ?options.rate_limit, namespace = ?options.namespace, "starting controller-manager");
+    manager::run(options, shutdown::signal()).await?;
+    Ok(())
+}

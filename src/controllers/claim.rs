@@ -1,0 +1,188 @@
+//! Ownership of pods (upstream `ControllerRefManager`): a controller keeps the pods it controls
+//! that its selector matches, adopts matching orphans, releases pods whose labels no longer
+//! match, and never touches a pod that another controller owns.
+
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+use serde_json::{Value, json};
+
+use super::pod;
+
+/// What a controller does with one pod.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// Controlled by us and selected: ours.
+    Keep,
+    /// An orphan we select: make it ours.
+    Adopt,
+    /// Controlled by us but no longer selected: let it go.
+    Release,
+    /// Someone else's, or not ours to take: leave it alone.
+    Ignore,
+}
+
+/// The owner as claiming sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct Owner<'a> {
+    pub uid: &'a str,
+    pub namespace: &'a str,
+    pub being_deleted: bool,
+}
+
+/// Decides what to do with `pod`, given whether the owner's selector matches its labels.
+pub fn decide(pod: &Pod, owner: Owner<'_>, selected: bool) -> Claim {
+    match pod::controller_of(&pod.metadata) {
+        Some(controller) if controller.uid != owner.uid => Claim::Ignore,
+        Some(_) if selected => Claim::Keep,
+        Some(_) if owner.being_deleted => Claim::Ignore,
+        Some(_) => Claim::Release,
+        None if owner.being_deleted
+            || !selected
+            || pod.metadata.deletion_timestamp.is_some()
+            || pod.metadata.namespace.as_deref().unwrap_or_default() != owner.namespace =>
+        {
+            Claim::Ignore
+        }
+        None => Claim::Adopt,
+    }
+}
+
+/// The strategic-merge patch that adopts a pod; the pod's uid is a precondition, so a pod
+/// deleted and recreated under the same name is not adopted by mistake.
+pub fn adopt_patch(pod_uid: &str, controller_ref: &OwnerReference) -> Value {
+    json!({"metadata": {"ownerReferences": [controller_ref], "uid": pod_uid}})
+}
+
+/// The strategic-merge patch that removes our owner reference, with the same precondition.
+pub fn release_patch(pod_uid: &str, owner_uid: &str) -> Value {
+    json!({"metadata": {"uid": pod_uid, "ownerReferences": [{"$patch": "delete", "uid": owner_uid}]}})
+}
+
+/// Adopts `pod`. Ok(false) when it is gone.
+pub async fn adopt(
+    pods: &Api<Pod>,
+    pod: &Pod,
+    controller_ref: &OwnerReference,
+) -> Result<bool, kube::Error> {
+    let patch = adopt_patch(
+        pod.metadata.uid.as_deref().unwrap_or_default(),
+        controller_ref,
+    );
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    match pods
+        .patch(name, &PatchParams::default(), &Patch::Strategic(&patch))
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(e) if is_status(&e, 404) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Releases `pod`. A pod that is gone (404) or changed meanwhile (422) needs nothing more.
+pub async fn release(pods: &Api<Pod>, pod: &Pod, owner_uid: &str) -> Result<(), kube::Error> {
+    let patch = release_patch(pod.metadata.uid.as_deref().unwrap_or_default(), owner_uid);
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    match pods
+        .patch(name, &PatchParams::default(), &Patch::Strategic(&patch))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if is_status(&e, 404) || is_status(&e, 422) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// True when `error` is an API answer with this HTTP status code.
+pub fn is_status(error: &kube::Error, code: u16) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(controller_uid: Option<&str>, deleting: bool) -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {
+                "name": "p", "namespace": "ns", "uid": "pod-uid",
+                "deletionTimestamp": if deleting { json!("2026-01-01T00:00:00Z") } else { Value::Null },
+                "ownerReferences": controller_uid.map(|uid| json!([{
+                    "apiVersion": "minik8s.dev/v1alpha1", "kind": "MiniReplicaSet",
+                    "name": "rs", "uid": uid, "controller": true
+                }])).unwrap_or(Value::Null)
+            }
+        }))
+        .unwrap()
+    }
+
+    const US: Owner<'static> = Owner {
+        uid: "us",
+        namespace: "ns",
+        being_deleted: false,
+    };
+    const US_DELETING: Owner<'static> = Owner {
+        uid: "us",
+        namespace: "ns",
+        being_deleted: true,
+    };
+
+    #[test]
+    fn claim_table() {
+        let cases = [
+            // (pod controller, pod deleting, owner, selected) -> decision
+            (Some("other"), false, US, true, Claim::Ignore),
+            (Some("other"), false, US, false, Claim::Ignore),
+            (Some("us"), false, US, true, Claim::Keep),
+            (Some("us"), false, US_DELETING, true, Claim::Keep),
+            (Some("us"), false, US, false, Claim::Release),
+            (Some("us"), false, US_DELETING, false, Claim::Ignore),
+            (None, false, US, true, Claim::Adopt),
+            (None, false, US, false, Claim::Ignore),
+            (None, false, US_DELETING, true, Claim::Ignore),
+            (None, true, US, true, Claim::Ignore),
+        ];
+        for (controller, deleting, owner, selected, expected) in cases {
+            let decision = decide(&pod(controller, deleting), owner, selected);
+            assert_eq!(
+                decision, expected,
+                "{controller:?} deleting={deleting} {owner:?} selected={selected}"
+            );
+        }
+    }
+
+    #[test]
+    fn orphans_in_other_namespaces_are_ignored() {
+        let owner = Owner {
+            uid: "us",
+            namespace: "elsewhere",
+            being_deleted: false,
+        };
+        assert_eq!(decide(&pod(None, false), owner, true), Claim::Ignore);
+    }
+
+    #[test]
+    fn patches_carry_the_pod_uid_as_precondition() {
+        let controller_ref = OwnerReference {
+            api_version: "minik8s.dev/v1alpha1".into(),
+            kind: "MiniReplicaSet".into(),
+            name: "rs".into(),
+            uid: "us".into(),
+            controller: Some(true),
+            block_owner_deletion: Some(true),
+        };
+        assert_eq!(
+            adopt_patch("pod-uid", &controller_ref),
+            json!({"metadata": {"uid": "pod-uid", "ownerReferences": [{
+                "apiVersion": "minik8s.dev/v1alpha1", "kind": "MiniReplicaSet", "name": "rs",
+                "uid": "us", "controller": true, "blockOwnerDeletion": true
+            }]}})
+        );
+        assert_eq!(
+            release_patch("pod-uid", "us"),
+            json!({"metadata": {"uid": "pod-uid", "ownerReferences": [{"$patch": "delete", "uid": "us"}]}})
+        );
+    }
+}

@@ -1,0 +1,87 @@
+//! Pod predicates shared by the controllers (upstream `controller_utils.go` and
+//! `pkg/api/v1/pod/util.go`).
+
+use k8s_openapi::api::core::v1::{Pod, PodCondition};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+
+/// Not finished (Succeeded/Failed) and not being deleted: the pods a controller counts.
+pub fn is_active(pod: &Pod) -> bool {
+    !is_terminal(pod) && pod.metadata.deletion_timestamp.is_none()
+}
+
+/// Being deleted but not yet finished: counted as `terminatingReplicas`.
+pub fn is_terminating(pod: &Pod) -> bool {
+    !is_terminal(pod) && pod.metadata.deletion_timestamp.is_some()
+}
+
+fn is_terminal(pod: &Pod) -> bool {
+    matches!(phase(pod), "Succeeded" | "Failed")
+}
+
+pub fn phase(pod: &Pod) -> &str {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or("")
+}
+
+/// The first Ready condition, as `GetPodReadyCondition` finds it.
+pub fn ready_condition(pod: &Pod) -> Option<&PodCondition> {
+    pod.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready")
+}
+
+pub fn is_ready(pod: &Pod) -> bool {
+    ready_condition(pod).is_some_and(|c| c.status == "True")
+}
+
+/// When a ready pod became Ready; None for pods that are not ready.
+pub fn ready_since(pod: &Pod) -> Option<Timestamp> {
+    let condition = ready_condition(pod).filter(|c| c.status == "True")?;
+    condition.last_transition_time.as_ref().map(|t| t.0)
+}
+
+/// Ready for at least `min_ready_seconds` at `now` (the boundary counts as available).
+pub fn is_available(pod: &Pod, min_ready_seconds: i32, now: Timestamp) -> bool {
+    if !is_ready(pod) {
+        return false;
+    }
+    if min_ready_seconds <= 0 {
+        return true;
+    }
+    ready_since(pod)
+        .is_some_and(|since| since + SignedDuration::from_secs(min_ready_seconds.into()) <= now)
+}
+
+/// Time until a ready pod becomes available, if it is not yet; None otherwise.
+pub fn until_available(
+    pod: &Pod,
+    min_ready_seconds: i32,
+    now: Timestamp,
+) -> Option<SignedDuration> {
+    let available_at = ready_since(pod)? + SignedDuration::from_secs(min_ready_seconds.into());
+    let remaining = available_at.duration_since(now);
+    (min_ready_seconds > 0 && remaining.is_positive()).then_some(remaining)
+}
+
+/// The owner reference with `controller: true`, if any.
+pub fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
+    meta.owner_references
+        .as_ref()?
+        .iter()
+        .find(|r| r.controller == Some(true))
+}
+
+/// `namespace/name`, the key expectations track pods by.
+pub fn key(pod: &Pod) -> String {
+    format!(
+        "{}/{}",
+        pod.metadata.namespace.as_deref().unwrap_or_default(),
+        pod.metadata.name.as_deref().unwrap_or_default()
+    )
+}

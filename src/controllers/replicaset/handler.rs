@@ -1,0 +1,121 @@
+//! Pod events → expectations observations and syncs to run (upstream `addPod`, `updatePod`,
+//! `deletePod`).
+
+use std::sync::Arc;
+
+use futures::channel::mpsc::UnboundedSender;
+use k8s_openapi::api::core::v1::Pod;
+use kube::ResourceExt;
+use kube::core::Selector;
+use kube::runtime::reflector::{ObjectRef, Store};
+
+use super::CachedReplicaSet;
+use crate::api::GROUP;
+use crate::controllers::expectations::Expectations;
+use crate::controllers::pod;
+use crate::runtime::informer::EventHandler;
+
+pub struct PodHandler {
+    replicasets: Store<CachedReplicaSet>,
+    expectations: Arc<Expectations>,
+    trigger: UnboundedSender<ObjectRef<CachedReplicaSet>>,
+}
+
+impl PodHandler {
+    pub fn new(
+        replicasets: Store<CachedReplicaSet>,
+        expectations: Arc<Expectations>,
+        trigger: UnboundedSender<ObjectRef<CachedReplicaSet>>,
+    ) -> Self {
+        Self {
+            replicasets,
+            expectations,
+            trigger,
+        }
+    }
+
+    fn enqueue(&self, namespace: &str, name: &str) {
+        // The receiver only goes away at shutdown.
+        let _ = self
+            .trigger
+            .unbounded_send(ObjectRef::new(name).within(namespace));
+    }
+
+    /// The MiniReplicaSet controlling `pod` as (name, uid), if one does.
+    fn owner(pod: &Pod) -> Option<(&str, &str)> {
+        let controller = pod::controller_of(&pod.metadata)?;
+        let ours = controller.kind == "MiniReplicaSet"
+            && controller.api_version.split('/').next() == Some(GROUP);
+        ours.then_some((controller.name.as_str(), controller.uid.as_str()))
+    }
+
+    /// Wakes every MiniReplicaSet of the pod's namespace whose selector matches it, so that
+    /// orphans get adopted.
+    fn enqueue_selecting(&self, pod: &Pod) {
+        let namespace = pod.namespace().unwrap_or_default();
+        let labels = pod.labels();
+        for cached in self.replicasets.state() {
+            let Ok(rs) = &cached.0 else { continue };
+            if rs.namespace().as_deref() != Some(namespace.as_str()) {
+                continue;
+            }
+            let selects = Selector::try_from(rs.spec.selector.clone())
+                .is_ok_and(|s| !s.selects_all() && kube::core::SelectorExt::matches(&s, labels));
+            if selects {
+                self.enqueue(&namespace, &rs.name_any());
+            }
+        }
+    }
+}
+
+impl EventHandler<Pod> for PodHandler {
+    fn on_add(&self, pod: &Pod) {
+        if pod.metadata.deletion_timestamp.is_some() {
+            return self.on_delete(pod);
+        }
+        match Self::owner(pod) {
+            Some((name, uid)) => {
+                self.expectations.creation_observed(uid);
+                self.enqueue(&pod.namespace().unwrap_or_default(), name);
+            }
+            None if pod::controller_of(&pod.metadata).is_none() => self.enqueue_selecting(pod),
+            None => {}
+        }
+    }
+
+    fn on_update(&self, old: &Pod, new: &Pod) {
+        if old.resource_version() == new.resource_version() {
+            return;
+        }
+        let labels_changed = old.labels() != new.labels();
+        if new.metadata.deletion_timestamp.is_some() {
+            self.on_delete(new);
+            if labels_changed {
+                self.on_delete(old);
+            }
+            return;
+        }
+        let namespace = new.namespace().unwrap_or_default();
+        let controller_changed =
+            pod::controller_of(&old.metadata) != pod::controller_of(&new.metadata);
+        if controller_changed && let Some((name, _)) = Self::owner(old) {
+            self.enqueue(&namespace, name);
+        }
+        match pod::controller_of(&new.metadata) {
+            Some(_) => {
+                if let Some((name, _)) = Self::owner(new) {
+                    self.enqueue(&namespace, name);
+                }
+            }
+            None if labels_changed || controller_changed => self.enqueue_selecting(new),
+            None => {}
+        }
+    }
+
+    fn on_delete(&self, pod: &Pod) {
+        if let Some((name, uid)) = Self::owner(pod) {
+            self.expectations.deletion_observed(uid, &pod::key(pod));
+            self.enqueue(&pod.namespace().unwrap_or_default(), name);
+        }
+    }
+}

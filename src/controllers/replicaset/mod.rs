@@ -1,0 +1,131 @@
+//! The MiniReplicaSet controller: keeps the right number of pods, exactly as the built-in
+//! ReplicaSet controller does (`pkg/controller/replicaset` upstream).
+//!
+//! - `plan`: pure decisions — how many pods to create, which to delete, the pod to create.
+//! - `status`: pure status computation.
+//! - `handler`: turns pod events into expectations observations and syncs to run.
+//! - `sync`: the executor — claims pods, carries out the plan, writes status.
+
+mod handler;
+pub mod plan;
+pub mod status;
+mod sync;
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::core::DeserializeGuard;
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::reflector::Store;
+use kube::runtime::watcher;
+use kube::{Api, Client};
+
+use crate::api::MiniReplicaSet;
+use crate::controllers::backoff::Backoff;
+use crate::controllers::expectations::Expectations;
+use crate::runtime::events::EventRecorder;
+use crate::runtime::informer::{Cache, Informer};
+
+/// Name under which the controller writes (field manager, event reporter).
+pub const CONTROLLER_NAME: &str = "minireplicaset-controller";
+
+/// Upstream `BurstReplicas`: at most this many creations or deletions per sync.
+pub const BURST_REPLICAS: usize = 500;
+
+/// A MiniReplicaSet as the controller's cache holds it: objects that fail to deserialize are
+/// kept as errors instead of stopping the watch.
+pub type CachedReplicaSet = DeserializeGuard<MiniReplicaSet>;
+
+/// What every sync needs.
+pub struct Context {
+    pub client: Client,
+    pub replicasets: Store<CachedReplicaSet>,
+    pub pods: Arc<Cache<Pod>>,
+    pub expectations: Arc<Expectations>,
+    pub events: EventRecorder,
+    pub backoff: Backoff,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("API request failed: {0}")]
+    Api(#[from] kube::Error),
+    #[error("{0}")]
+    ManageReplicas(String),
+    #[error("invalid selector: {0}")]
+    Selector(String),
+}
+
+/// The controller, wired to the shared pod informer; started by [`ReplicaSetController::run`].
+pub struct ReplicaSetController {
+    controller: Controller<CachedReplicaSet>,
+    context: Arc<Context>,
+    triggers: futures::channel::mpsc::UnboundedReceiver<
+        kube::runtime::reflector::ObjectRef<CachedReplicaSet>,
+    >,
+}
+
+impl ReplicaSetController {
+    /// Registers the controller's pod handler on `pods`; call before the informer runs.
+    /// `api` sets the scope: all namespaces or one.
+    pub fn new(
+        client: Client,
+        api: Api<CachedReplicaSet>,
+        events: EventRecorder,
+        pods: &mut Informer<Pod>,
+        workers: u16,
+    ) -> Self {
+        let controller = Controller::new(api, watcher::Config::default())
+            .with_config(controller::Config::default().concurrency(workers));
+        let expectations = Arc::new(Expectations::default());
+        let (trigger, triggers) = futures::channel::mpsc::unbounded();
+        pods.add_handler(Arc::new(handler::PodHandler::new(
+            controller.store(),
+            expectations.clone(),
+            trigger,
+        )));
+        let context = Arc::new(Context {
+            client,
+            replicasets: controller.store(),
+            pods: pods.cache(),
+            expectations,
+            events,
+            backoff: Backoff::default(),
+        });
+        Self {
+            controller,
+            context,
+            triggers,
+        }
+    }
+
+    /// Runs until `shutdown` completes, then finishes the syncs in flight.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+    ) {
+        let pods = self.context.pods.clone();
+        // Syncing before the pod cache is full would see no pods and create too many.
+        pods.wait_synced().await;
+        tracing::info!(controller = CONTROLLER_NAME, "starting");
+        self.controller
+            .reconcile_on(self.triggers)
+            .graceful_shutdown_on(shutdown)
+            .run(sync::reconcile, error_policy, self.context)
+            .for_each(|result| async move {
+                if let Err(error) = result {
+                    tracing::debug!(%error, "sync not completed");
+                }
+            })
+            .await;
+        tracing::info!(controller = CONTROLLER_NAME, "stopped");
+    }
+}
+
+fn error_policy(rs: Arc<CachedReplicaSet>, error: &Error, context: Arc<Context>) -> Action {
+    let key = sync::key_of(&rs);
+    let delay = context.backoff.failed(&key);
+    tracing::warn!(replicaset = %key, %error, retry_in = ?delay, "sync failed");
+    Action::requeue(delay)
+}

@@ -1,0 +1,317 @@
+//! One sync of a MiniReplicaSet (upstream `syncReplicaSet`): claim pods, create or delete
+//! toward `spec.replicas` unless earlier requests are still unobserved, write status.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::future::join_all;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, Selector, SelectorExt};
+use kube::runtime::controller::Action;
+use kube::{Api, Resource, ResourceExt};
+use serde_json::json;
+
+use super::plan::{self, Plan};
+use super::status::{self, Failure};
+use super::{CONTROLLER_NAME, CachedReplicaSet, Context, Error};
+use crate::api::MiniReplicaSet;
+use crate::controllers::claim::{self, Claim, Owner};
+use crate::controllers::{pod, slow_start};
+
+pub fn key_of(rs: &CachedReplicaSet) -> String {
+    format!("{}/{}", rs.namespace().unwrap_or_default(), rs.name_any())
+}
+
+pub async fn reconcile(cached: Arc<CachedReplicaSet>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let rs = match &cached.0 {
+        Ok(rs) => rs,
+        Err(invalid) => {
+            tracing::warn!(replicaset = %key_of(&cached), error = %invalid, "cannot read object; fix it and it will be synced");
+            return Ok(Action::await_change());
+        }
+    };
+    let action = sync(rs, &ctx).await?;
+    ctx.backoff.succeeded(&key_of(&cached));
+    Ok(action)
+}
+
+#[tracing::instrument(skip_all, fields(replicaset = %format!("{}/{}", rs.namespace().unwrap_or_default(), rs.name_any())))]
+async fn sync(rs: &MiniReplicaSet, ctx: &Context) -> Result<Action, Error> {
+    let namespace = rs.namespace().unwrap_or_default();
+    let uid = rs.uid().unwrap_or_default();
+    let needs_sync = ctx.expectations.satisfied(&uid, Instant::now());
+    let selector =
+        Selector::try_from(rs.spec.selector.clone()).map_err(|e| Error::Selector(e.to_string()))?;
+
+    // Pods this set controls, and orphans it might adopt.
+    let candidates: Vec<Arc<Pod>> = ctx
+        .pods
+        .list(&namespace)
+        .into_iter()
+        .filter(|p| pod::controller_of(&p.metadata).is_none_or(|c| c.uid == uid))
+        .collect();
+    let active: Vec<Arc<Pod>> = candidates
+        .iter()
+        .filter(|p| pod::is_active(p))
+        .cloned()
+        .collect();
+    let claimed = claim_pods(rs, &selector, active, ctx).await?;
+    let terminating = candidates
+        .iter()
+        .filter(|p| pod::is_terminating(p) && selector.matches(p.labels()))
+        .filter(|p| pod::controller_of(&p.metadata).is_some_and(|c| c.uid == uid))
+        .count();
+
+    let failure = if needs_sync && rs.meta().deletion_timestamp.is_none() {
+        manage_replicas(rs, &claimed, ctx).await.err()
+    } else {
+        None
+    };
+
+    let now = Timestamp::now();
+    let new_status = status::calculate(rs, &claimed, terminating, failure.as_ref(), now);
+    if rs.status.as_ref() != Some(&new_status) {
+        let api: Api<MiniReplicaSet> = Api::namespaced(ctx.client.clone(), &namespace);
+        let body = json!({
+            "apiVersion": MiniReplicaSet::api_version(&()),
+            "kind": MiniReplicaSet::kind(&()),
+            "status": new_status,
+        });
+        api.patch_status(
+            &rs.name_any(),
+            &PatchParams::apply(CONTROLLER_NAME).force(),
+            &Patch::Apply(&body),
+        )
+        .await?;
+    }
+    if let Some(failure) = failure {
+        return Err(Error::ManageReplicas(failure.message));
+    }
+    Ok(
+        match status::next_availability_check(
+            rs.spec.min_ready_seconds,
+            &new_status.status,
+            &claimed,
+            now,
+        ) {
+            Some(delay) => Action::requeue(delay),
+            None => Action::await_change(),
+        },
+    )
+}
+
+/// Keeps selected pods, adopts selected orphans, releases pods no longer selected.
+async fn claim_pods(
+    rs: &MiniReplicaSet,
+    selector: &Selector,
+    pods: Vec<Arc<Pod>>,
+    ctx: &Context,
+) -> Result<Vec<Arc<Pod>>, Error> {
+    let namespace = rs.namespace().unwrap_or_default();
+    let uid = rs.uid().unwrap_or_default();
+    let owner = Owner {
+        uid: &uid,
+        namespace: &namespace,
+        being_deleted: rs.meta().deletion_timestamp.is_some(),
+    };
+    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
+    let controller_ref = plan::controller_ref(rs);
+    let mut claimed = Vec::with_capacity(pods.len());
+    let mut adoption_checked = false;
+    for pod in pods {
+        match claim::decide(&pod, owner, selector.matches(pod.labels())) {
+            Claim::Keep => claimed.push(pod),
+            Claim::Ignore => {}
+            Claim::Release => {
+                tracing::info!(pod = %pod.name_any(), "releasing pod whose labels no longer match");
+                claim::release(&api, &pod, &uid).await?;
+            }
+            Claim::Adopt => {
+                if !adoption_checked {
+                    can_adopt(rs, ctx).await?;
+                    adoption_checked = true;
+                }
+                tracing::info!(pod = %pod.name_any(), "adopting orphan pod");
+                if claim::adopt(&api, &pod, &controller_ref).await? {
+                    claimed.push(pod);
+                }
+            }
+        }
+    }
+    Ok(claimed)
+}
+
+/// Before adopting, re-reads the owner from the API server (not the cache): a set that is
+/// being deleted, or was replaced by a namesake, must not take pods.
+async fn can_adopt(rs: &MiniReplicaSet, ctx: &Context) -> Result<(), Error> {
+    let api: Api<MiniReplicaSet> =
+        Api::namespaced(ctx.client.clone(), &rs.namespace().unwrap_or_default());
+    let fresh = api.get(&rs.name_any()).await?;
+    if fresh.uid() != rs.uid() {
+        return Err(Error::ManageReplicas(format!(
+            "original MiniReplicaSet {} is gone: got uid {:?}, wanted {:?}",
+            rs.name_any(),
+            fresh.uid(),
+            rs.uid()
+        )));
+    }
+    if fresh.meta().deletion_timestamp.is_some() {
+        return Err(Error::ManageReplicas(format!(
+            "{} has just been deleted",
+            rs.name_any()
+        )));
+    }
+    Ok(())
+}
+
+/// Creates or deletes pods toward `spec.replicas`.
+async fn manage_replicas(
+    rs: &MiniReplicaSet,
+    active: &[Arc<Pod>],
+    ctx: &Context,
+) -> Result<(), Failure> {
+    let uid = rs.uid().unwrap_or_default();
+    let related = related_pods(rs, ctx);
+    match plan::plan(rs.spec.replicas, active, &related, Timestamp::now()) {
+        Plan::Nothing => Ok(()),
+        Plan::Create(count) => create_pods(rs, &uid, count, ctx).await,
+        Plan::Delete(victims) => delete_pods(rs, &uid, victims, ctx).await,
+    }
+}
+
+async fn create_pods(
+    rs: &MiniReplicaSet,
+    uid: &str,
+    count: usize,
+    ctx: &Context,
+) -> Result<(), Failure> {
+    let namespace = rs.namespace().unwrap_or_default();
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        ctx.client.clone(),
+        &namespace,
+        &ApiResource::erase::<Pod>(&()),
+    );
+    let manifest: DynamicObject =
+        serde_json::from_value(plan::pod_manifest(rs)).expect("the pod manifest is an object");
+    let reference = rs.object_ref(&());
+    ctx.expectations
+        .expect_creations(uid, count, Instant::now());
+    tracing::debug!(count, "creating pods");
+    let (created, error) = slow_start::run(count, || async {
+        match api.create(&PostParams::default(), &manifest).await {
+            Ok(pod) => {
+                ctx.events.normal(
+                    &reference,
+                    "SuccessfulCreate",
+                    "Create",
+                    format!("Created pod: {}", pod.name_any()),
+                );
+                Ok(true)
+            }
+            // A namespace being deleted refuses new pods; there is nothing to do.
+            Err(e) if has_cause(&e, "NamespaceTerminating") => Ok(false),
+            Err(e) => {
+                ctx.events.warning(
+                    &reference,
+                    "FailedCreate",
+                    "Create",
+                    format!("Error creating: {e}"),
+                );
+                Err(e)
+            }
+        }
+    })
+    .await;
+    // Creations that failed or were never attempted will not be observed.
+    let observed = created.iter().filter(|made| **made).count();
+    for _ in observed..count {
+        ctx.expectations.creation_observed(uid);
+    }
+    match error {
+        None => Ok(()),
+        Some(e) => Err(Failure {
+            reason: "FailedCreate",
+            message: format!("unable to create pods: {e}"),
+        }),
+    }
+}
+
+async fn delete_pods(
+    rs: &MiniReplicaSet,
+    uid: &str,
+    victims: Vec<&Pod>,
+    ctx: &Context,
+) -> Result<(), Failure> {
+    let namespace = rs.namespace().unwrap_or_default();
+    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
+    let reference = rs.object_ref(&());
+    ctx.expectations
+        .expect_deletions(uid, victims.iter().map(|p| pod::key(p)), Instant::now());
+    tracing::debug!(count = victims.len(), "deleting pods");
+    let results = join_all(victims.iter().map(|victim| async {
+        let name = victim.name_any();
+        match api.delete(&name, &DeleteParams::default()).await {
+            Ok(_) => {
+                ctx.events.normal(
+                    &reference,
+                    "SuccessfulDelete",
+                    "Delete",
+                    format!("Deleted pod: {name}"),
+                );
+                Ok(())
+            }
+            Err(e) => {
+                ctx.expectations.deletion_observed(uid, &pod::key(victim));
+                if claim::is_status(&e, 404) {
+                    return Ok(());
+                }
+                ctx.events.warning(
+                    &reference,
+                    "FailedDelete",
+                    "Delete",
+                    format!("Error deleting: {e}"),
+                );
+                Err(e)
+            }
+        }
+    }))
+    .await;
+    match results.into_iter().find_map(Result::err) {
+        None => Ok(()),
+        Some(e) => Err(Failure {
+            reason: "FailedDelete",
+            message: format!("unable to delete pods: {e}"),
+        }),
+    }
+}
+
+/// Pods selected by any MiniReplicaSet that shares this one's controlling owner (a
+/// MiniDeployment's sets). A set without an owner has none (upstream
+/// `getIndirectlyRelatedPods`), so its pods all rank 0.
+fn related_pods(rs: &MiniReplicaSet, ctx: &Context) -> Vec<Arc<Pod>> {
+    let Some(owner) = pod::controller_of(rs.meta()) else {
+        return Vec::new();
+    };
+    let namespace = rs.namespace().unwrap_or_default();
+    let sibling_selectors: Vec<Selector> = ctx
+        .replicasets
+        .state()
+        .iter()
+        .filter_map(|cached| cached.0.as_ref().ok())
+        .filter(|other| other.namespace().as_deref() == Some(namespace.as_str()))
+        .filter(|other| pod::controller_of(other.meta()).is_some_and(|c| c.uid == owner.uid))
+        .filter_map(|other| Selector::try_from(other.spec.selector.clone()).ok())
+        .collect();
+    ctx.pods
+        .list(&namespace)
+        .into_iter()
+        .filter(|p| sibling_selectors.iter().any(|s| s.matches(p.labels())))
+        .collect()
+}
+
+fn has_cause(error: &kube::Error, cause: &str) -> bool {
+    matches!(error, kube::Error::Api(status)
+        if status.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.reason == cause)))
+}

@@ -1,0 +1,8 @@
+//! What every controller process needs: an API client with client-side rate limits, a shared
+//! informer cache, logging, and shutdown on signals.
+
+pub mod client;
+pub mod events;
+pub mod informer;
+pub mod shutdown;
+pub mod telemetry;
