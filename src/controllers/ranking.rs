@@ -189,3 +189,190 @@ fn max_restarts(pod: &Pod) -> (i32, i32) {
         .unwrap_or(0);
     (regular, sidecar)
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    const NOW: &str = "2026-06-01T12:00:00Z";
+
+    fn now() -> Timestamp {
+        NOW.parse().unwrap()
+    }
+
+    /// A Running, Ready, scheduled pod created an hour ago, ready for 30 minutes; `change`
+    /// edits its JSON.
+    fn pod(name: &str, change: impl FnOnce(&mut Value)) -> Pod {
+        let mut value = json!({
+            "metadata": {"name": name, "uid": format!("uid-{name}"), "creationTimestamp": "2026-06-01T11:00:00Z"},
+            "spec": {"nodeName": "node-a", "containers": [{"name": "c"}]},
+            "status": {
+                "phase": "Running",
+                "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-06-01T11:30:00Z"}],
+                "containerStatuses": [{"name": "c", "restartCount": 0, "ready": true, "image": "i", "imageID": ""}]
+            }
+        });
+        change(&mut value);
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn first(a: &Pod, b: &Pod) -> bool {
+        delete_before(
+            &Ranked { pod: a, rank: 0 },
+            &Ranked { pod: b, rank: 0 },
+            now(),
+        )
+    }
+
+    /// `victim` goes before `keeper`, and not the other way round.
+    fn assert_first(victim: &Pod, keeper: &Pod, rule: &str) {
+        assert!(
+            first(victim, keeper),
+            "{rule}: {} should go first",
+            victim.metadata.name.as_ref().unwrap()
+        );
+        assert!(!first(keeper, victim), "{rule}: order is not antisymmetric");
+    }
+
+    #[test]
+    fn rule_1_unscheduled_before_scheduled() {
+        let unscheduled = pod("a", |p| p["spec"]["nodeName"] = Value::Null);
+        assert_first(&unscheduled, &pod("b", |_| {}), "unscheduled");
+    }
+
+    #[test]
+    fn rule_2_pending_then_unknown_then_running() {
+        let pending = pod("a", |p| p["status"]["phase"] = json!("Pending"));
+        let unknown = pod("b", |p| p["status"]["phase"] = json!("Unknown"));
+        let running = pod("c", |_| {});
+        assert_first(&pending, &unknown, "phase");
+        assert_first(&unknown, &running, "phase");
+        assert_first(&pending, &running, "phase");
+    }
+
+    #[test]
+    fn rule_3_not_ready_before_ready() {
+        let not_ready = pod("a", |p| {
+            p["status"]["conditions"][0]["status"] = json!("False")
+        });
+        assert_first(&not_ready, &pod("b", |_| {}), "readiness");
+    }
+
+    #[test]
+    fn rule_4_lower_deletion_cost_first() {
+        let cost = |c: &str| {
+            let c = c.to_owned();
+            move |p: &mut Value| p["metadata"]["annotations"] = json!({DELETION_COST: c})
+        };
+        let cheap = pod("a", cost("-5"));
+        let dear = pod("b", cost("10"));
+        assert_first(&cheap, &dear, "deletion cost");
+        assert_first(&cheap, &pod("c", |_| {}), "deletion cost against none (0)");
+        // Invalid values count as 0.
+        for invalid in ["+10", "008", "", "abc", "99999999999"] {
+            assert_eq!(deletion_cost(&pod("x", cost(invalid))), 0, "{invalid:?}");
+        }
+        assert_eq!(deletion_cost(&pod("x", cost("0"))), 0);
+        assert_eq!(deletion_cost(&pod("x", cost("-2147483648"))), i32::MIN);
+    }
+
+    #[test]
+    fn rule_5_more_siblings_on_the_node_first() {
+        let (a, b) = (pod("a", |_| {}), pod("b", |_| {}));
+        let crowded = Ranked { pod: &a, rank: 3 };
+        let sparse = Ranked { pod: &b, rank: 1 };
+        assert!(delete_before(&crowded, &sparse, now()));
+        assert!(!delete_before(&sparse, &crowded, now()));
+    }
+
+    #[test]
+    fn rule_6_ready_for_less_time_first_in_log_buckets() {
+        let ready_at = |t: &str| {
+            let t = t.to_owned();
+            move |p: &mut Value| p["status"]["conditions"][0]["lastTransitionTime"] = json!(t)
+        };
+        // Ready 1 minute vs 30 minutes: different log2 buckets.
+        let recent = pod("z", ready_at("2026-06-01T11:59:00Z"));
+        assert_first(&recent, &pod("a", |_| {}), "ready time");
+        // Ready 30 min vs 31 min: the same bucket, so the UID decides (stable, "random").
+        let similar = pod("z", ready_at("2026-06-01T11:29:00Z"));
+        assert!(
+            !first(&similar, &pod("a", |_| {})),
+            "same bucket: uid-a < uid-z goes first"
+        );
+        assert!(first(&pod("a", |_| {}), &similar));
+    }
+
+    #[test]
+    fn rule_7_more_restarts_first() {
+        let restarted = pod("z", |p| {
+            p["status"]["containerStatuses"][0]["restartCount"] = json!(4)
+        });
+        assert_first(&restarted, &pod("a", |_| {}), "restarts");
+    }
+
+    #[test]
+    fn rule_7_counts_sidecar_restarts_after_regular_ones() {
+        let with_sidecar = |restarts: i32| {
+            move |p: &mut Value| {
+                p["spec"]["initContainers"] = json!([{"name": "side", "restartPolicy": "Always"}]);
+                p["status"]["initContainerStatuses"] = json!([{"name": "side", "restartCount": restarts, "ready": true, "image": "i", "imageID": ""}]);
+            }
+        };
+        assert_first(
+            &pod("z", with_sidecar(3)),
+            &pod("a", with_sidecar(1)),
+            "sidecar restarts",
+        );
+    }
+
+    #[test]
+    fn rule_8_newer_first_in_log_buckets() {
+        let created = |t: &str| {
+            let t = t.to_owned();
+            move |p: &mut Value| p["metadata"]["creationTimestamp"] = json!(t)
+        };
+        let newer = pod("z", created("2026-06-01T11:50:00Z"));
+        assert_first(&newer, &pod("a", |_| {}), "age");
+    }
+
+    #[test]
+    fn identical_pods_are_not_ordered() {
+        let (a, b) = (pod("a", |_| {}), pod("a", |_| {}));
+        assert!(!first(&a, &b) && !first(&b, &a));
+    }
+
+    #[test]
+    fn earlier_rules_win_over_later_ones() {
+        // Not ready but very old and never restarted, against ready, new and crash-looping.
+        let not_ready = pod("a", |p| {
+            p["status"]["conditions"][0]["status"] = json!("False")
+        });
+        let flaky = pod("b", |p| {
+            p["status"]["containerStatuses"][0]["restartCount"] = json!(50);
+            p["metadata"]["creationTimestamp"] = json!("2026-06-01T11:59:00Z");
+        });
+        assert_first(&not_ready, &flaky, "readiness before restarts and age");
+    }
+
+    #[test]
+    fn sorting_puts_the_cheapest_pods_first() {
+        let pods = [
+            pod("ready", |_| {}),
+            pod("pending", |p| p["status"]["phase"] = json!("Pending")),
+            pod("unscheduled", |p| p["spec"]["nodeName"] = Value::Null),
+            pod("not-ready", |p| {
+                p["status"]["conditions"][0]["status"] = json!("False")
+            }),
+        ];
+        let mut ranked: Vec<Ranked> = pods.iter().map(|pod| Ranked { pod, rank: 0 }).collect();
+        sort_for_deletion(&mut ranked, now());
+        let order: Vec<&str> = ranked
+            .iter()
+            .map(|r| r.pod.metadata.name.as_deref().unwrap())
+            .collect();
+        assert_eq!(order, ["unscheduled", "pending", "not-ready", "ready"]);
+    }
+}

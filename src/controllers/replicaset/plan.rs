@@ -132,3 +132,107 @@ pub fn pod_manifest(rs: &MiniReplicaSet) -> Value {
         "spec": template.get("spec").cloned().unwrap_or(json!({})),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn rs(replicas: i32) -> MiniReplicaSet {
+        serde_json::from_value(json!({
+            "apiVersion": "minik8s.dev/v1alpha1", "kind": "MiniReplicaSet",
+            "metadata": {"name": "web", "namespace": "ns", "uid": "rs-uid"},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {
+                        "labels": {"app": "web"}, "annotations": {"note": "kept"},
+                        "finalizers": ["example.com/keep"], "name": "ignored", "namespace": "ignored"
+                    },
+                    "spec": {"containers": [{"name": "c", "image": "i", "futureField": 1}], "futurePodField": true}
+                }
+            }
+        }))
+        .unwrap()
+    }
+
+    fn pods(nodes: &[&str]) -> Vec<Arc<Pod>> {
+        nodes
+            .iter()
+            .enumerate()
+            .map(|(i, node)| {
+                Arc::new(
+                    serde_json::from_value(json!({
+                        "metadata": {"name": format!("p{i}"), "uid": format!("u{i}"), "creationTimestamp": "2026-01-01T00:00:00Z"},
+                        "spec": {"nodeName": node, "containers": []},
+                        "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}
+                    }))
+                    .unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    fn now() -> Timestamp {
+        "2026-01-02T00:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn creates_the_missing_pods_up_to_the_burst_limit() {
+        assert_eq!(plan(3, &pods(&["a"]), &[], now()), Plan::Create(2));
+        assert_eq!(plan(2000, &[], &[], now()), Plan::Create(BURST_REPLICAS));
+        assert_eq!(plan(1, &pods(&["a"]), &[], now()), Plan::Nothing);
+    }
+
+    #[test]
+    fn deletes_the_surplus_up_to_the_burst_limit() {
+        let many = pods(&vec!["a"; 700]);
+        match plan(0, &many, &[], now()) {
+            Plan::Delete(victims) => assert_eq!(victims.len(), BURST_REPLICAS),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn deletes_from_the_node_most_crowded_with_siblings() {
+        let active = pods(&["a", "b", "c"]);
+        // Sibling pods (of sets with the same owner) crowd node b.
+        let related = pods(&["b", "b", "b", "a"]);
+        let victims = pods_to_delete(&active, &related, 1, now());
+        assert_eq!(
+            victims[0].spec.as_ref().unwrap().node_name.as_deref(),
+            Some("b")
+        );
+    }
+
+    #[test]
+    fn the_pod_copies_template_metadata_and_the_whole_spec() {
+        let pod = pod_manifest(&rs(1));
+        assert_eq!(pod["metadata"]["generateName"], "web-");
+        assert_eq!(pod["metadata"]["namespace"], "ns");
+        assert_eq!(pod["metadata"]["labels"], json!({"app": "web"}));
+        assert_eq!(pod["metadata"]["annotations"], json!({"note": "kept"}));
+        assert_eq!(pod["metadata"]["finalizers"], json!(["example.com/keep"]));
+        assert!(
+            pod["metadata"].get("name").is_none(),
+            "the template's name is not copied"
+        );
+        assert_eq!(pod["metadata"]["ownerReferences"][0]["uid"], "rs-uid");
+        assert_eq!(pod["metadata"]["ownerReferences"][0]["controller"], true);
+        assert_eq!(
+            pod["metadata"]["ownerReferences"][0]["blockOwnerDeletion"],
+            true
+        );
+        assert_eq!(pod["spec"]["futurePodField"], true);
+        assert_eq!(pod["spec"]["containers"][0]["futureField"], 1);
+    }
+
+    #[test]
+    fn generate_name_falls_back_to_the_name_when_too_long() {
+        assert_eq!(generate_name("web"), "web-");
+        let long = "a".repeat(253);
+        assert_eq!(generate_name(&long), long);
+    }
+}
