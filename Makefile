@@ -33,6 +33,10 @@ unit: ## Unit tests and the CRD drift check (no cluster needed)
 integration: ## Integration tests against $$KUBECONFIG, or a local control plane started (and stopped) for them
 	$(CLUSTER)/run-integration.sh
 
+.PHONY: bench
+bench: ## Benchmarks against the built-in controllers (not part of `make test`); JSON in target/bench/
+	tests/cluster/run-bench.sh
+
 .PHONY: crds
 crds: ## Regenerate crds/ from the Rust types
 	$(CARGO) run --locked --quiet --bin minik8s -- crd --output-dir crds

@@ -4,6 +4,7 @@
 #
 #   MINIK8S_NODES         number of nodes (default 3): 4 CPU, 16Gi, 110 pods, one zone each
 #   MINIK8S_CLUSTER_NAME  cluster name (default minik8s)
+#   MINIK8S_KWOKCTL_ARGS  extra arguments for `kwokctl create cluster` (e.g. --disable-qps-limits)
 #
 # Prints the kubeconfig path on stdout; progress goes to stderr.
 set -euo pipefail
@@ -35,6 +36,7 @@ else
     --kube-scheduler-binary "$bin/kube-scheduler" \
     --etcd-binary "$bin/etcd" \
     --kwok-controller-binary "$bin/kwok" \
+    ${MINIK8S_KWOKCTL_ARGS:-} \
     --wait 120s >&2
 fi
 

@@ -1,0 +1,253 @@
+//! `make bench` (through tests/cluster/run-bench.sh): time until 1000 replicas are created and
+//! Ready, built-in ReplicaSet against MiniReplicaSet on the same cluster, and the resident
+//! memory of both controller managers afterwards.
+//!
+//!   --setting limited|unlimited   run one setting against the cluster in KUBECONFIG
+//!   --summary                     print the table of every setting measured
+
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{DynamicObject, PostParams};
+use kube::core::ApiResource;
+use kube::{Api, Client, Resource};
+use minik8s::api::MiniReplicaSet;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+const REPLICAS: i32 = 1000;
+const NAMESPACE: &str = "bench-replicaset";
+const TIMEOUT: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Result {
+    setting: String,
+    replicas: i32,
+    /// Client limit of both controllers; None when unlimited.
+    qps: Option<f64>,
+    burst: Option<u32>,
+    builtin_seconds: f64,
+    mini_seconds: f64,
+    /// mini / built-in; below 1 means minik8s was faster.
+    ratio: f64,
+    /// N / QPS: no controller at this limit can create N pods faster.
+    floor_seconds: Option<f64>,
+    minik8s_rss_mib: f64,
+    kube_controller_manager_rss_mib: f64,
+    memory_ratio: f64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--summary") {
+        return summary();
+    }
+    let setting = args
+        .iter()
+        .position(|a| a == "--setting")
+        .and_then(|i| args.get(i + 1))
+        .context("usage: --setting limited|unlimited, or --summary")?
+        .clone();
+    let (qps, burst) = match setting.as_str() {
+        "limited" => (Some(20.0), Some(30)),
+        "unlimited" => (None, None),
+        other => bail!("unknown setting {other}"),
+    };
+
+    let client = Client::try_default()
+        .await
+        .context("KUBECONFIG must point at the bench cluster")?;
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": NAMESPACE}}))?;
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .context("creating the bench namespace")?;
+    wait_for_default_service_account(&client).await?;
+
+    let mut controller = start_minik8s(qps, burst)?;
+    // Let its informer list before the clock starts, as kube-controller-manager's has.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    eprintln!("[bench] {setting}: built-in ReplicaSet, {REPLICAS} replicas");
+    let builtin_seconds = time_to_ready::<ReplicaSet>(&client, "builtin").await?;
+    eprintln!("[bench] {setting}: built-in ready in {builtin_seconds:.1} s; MiniReplicaSet next");
+    let mini_seconds = time_to_ready::<MiniReplicaSet>(&client, "mini").await?;
+    eprintln!("[bench] {setting}: MiniReplicaSet ready in {mini_seconds:.1} s");
+
+    // Steady state: both sets' pods exist and both managers cache them all.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let minik8s_rss_mib = rss_mib(controller.id())?;
+    let kcm_pid: u32 = std::fs::read_to_string(std::env::var("MINIK8S_KCM_PIDFILE")?)?
+        .trim()
+        .parse()?;
+    let kcm_rss_mib = rss_mib(kcm_pid)?;
+    controller.kill()?;
+    let _ = controller.wait();
+
+    let result = Result {
+        setting: setting.clone(),
+        replicas: REPLICAS,
+        qps,
+        burst,
+        builtin_seconds,
+        mini_seconds,
+        ratio: mini_seconds / builtin_seconds,
+        floor_seconds: qps.map(|q| f64::from(REPLICAS) / q),
+        minik8s_rss_mib,
+        kube_controller_manager_rss_mib: kcm_rss_mib,
+        memory_ratio: minik8s_rss_mib / kcm_rss_mib,
+    };
+    let path = out_dir().join(format!("replicaset-{setting}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(&result)?)?;
+    print_table(&[result]);
+    eprintln!("[bench] wrote {}", path.display());
+    Ok(())
+}
+
+/// Creates a 1000-replica set of kind `K` and returns the seconds until all are Ready.
+async fn time_to_ready<K: Resource<DynamicType = ()>>(
+    client: &Client,
+    name: &str,
+) -> anyhow::Result<f64> {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), NAMESPACE, &ApiResource::erase::<K>(&()));
+    let manifest = json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": REPLICAS,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10"}]}
+            }
+        }
+    });
+    let start = Instant::now();
+    api.create(&PostParams::default(), &serde_json::from_value(manifest)?)
+        .await?;
+    let mut last_report = Instant::now();
+    loop {
+        let object = api.get(name).await?;
+        let ready = object.data["status"]["readyReplicas"].as_i64().unwrap_or(0);
+        if ready >= i64::from(REPLICAS) {
+            return Ok(start.elapsed().as_secs_f64());
+        }
+        if start.elapsed() > TIMEOUT {
+            bail!("{name}: only {ready} of {REPLICAS} ready after {TIMEOUT:?}");
+        }
+        if last_report.elapsed() > Duration::from_secs(10) {
+            eprintln!(
+                "[bench]   {name}: {ready}/{REPLICAS} ready after {:.0} s",
+                start.elapsed().as_secs_f64()
+            );
+            last_report = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn start_minik8s(qps: Option<f64>, burst: Option<u32>) -> anyhow::Result<Child> {
+    let bin = std::env::var("MINIK8S_BIN").context("MINIK8S_BIN: the release minik8s binary")?;
+    let mut command = Command::new(bin);
+    command.args([
+        "controller-manager",
+        "--controllers",
+        "replicaset",
+        "--log-level",
+        "warn",
+    ]);
+    command.args(["--kube-api-qps", &qps.unwrap_or(0.0).to_string()]);
+    command.args(["--kube-api-burst", &burst.unwrap_or(1).to_string()]);
+    Ok(command.spawn()?)
+}
+
+async fn wait_for_default_service_account(client: &Client) -> anyhow::Result<()> {
+    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
+        Api::namespaced(client.clone(), NAMESPACE);
+    for _ in 0..300 {
+        if accounts.get_opt("default").await?.is_some() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("no default service account in {NAMESPACE}")
+}
+
+fn rss_mib(pid: u32) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .context("no VmRSS")?
+        .parse()?;
+    Ok(kib / 1024.0)
+}
+
+fn out_dir() -> PathBuf {
+    std::env::var("MINIK8S_BENCH_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("target/bench"))
+}
+
+fn summary() -> anyhow::Result<()> {
+    let results: Vec<Result> = ["limited", "unlimited"]
+        .iter()
+        .filter_map(|s| {
+            std::fs::read_to_string(out_dir().join(format!("replicaset-{s}.json"))).ok()
+        })
+        .map(|text| serde_json::from_str(&text))
+        .collect::<serde_json::Result<_>>()?;
+    if results.is_empty() {
+        bail!("no results under {}; run `make bench`", out_dir().display());
+    }
+    print_table(&results);
+    Ok(())
+}
+
+fn print_table(results: &[Result]) {
+    println!();
+    println!(
+        "1000 replicas created and Ready — built-in ReplicaSet vs MiniReplicaSet (same cluster)"
+    );
+    println!(
+        "{:<10} {:>10} {:>11} {:>11} {:>7} {:>9} {:>12} {:>12} {:>8}",
+        "setting",
+        "limit",
+        "built-in s",
+        "minik8s s",
+        "ratio",
+        "floor s",
+        "minik8s MiB",
+        "kcm MiB",
+        "mem ratio"
+    );
+    for r in results {
+        let limit = r.qps.map_or("none".to_string(), |q| {
+            format!("{q}/{}", r.burst.unwrap_or(0))
+        });
+        let floor = r
+            .floor_seconds
+            .map_or("-".to_string(), |f| format!("{f:.1}"));
+        println!(
+            "{:<10} {:>10} {:>11.1} {:>11.1} {:>7.2} {:>9} {:>12.1} {:>12.1} {:>8.2}",
+            r.setting,
+            limit,
+            r.builtin_seconds,
+            r.mini_seconds,
+            r.ratio,
+            floor,
+            r.minik8s_rss_mib,
+            r.kube_controller_manager_rss_mib,
+            r.memory_ratio
+        );
+    }
+}
