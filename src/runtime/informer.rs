@@ -237,3 +237,136 @@ fn key<K: Resource>(object: &K) -> (String, String) {
         object.meta().name.clone().unwrap_or_default(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use k8s_openapi::api::core::v1::Pod;
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl EventHandler<Pod> for Recorder {
+        fn on_add(&self, pod: &Pod) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("add {}", pod.name_any()));
+        }
+        fn on_update(&self, old: &Pod, new: &Pod) {
+            let (a, b) = (
+                old.resource_version().unwrap(),
+                new.resource_version().unwrap(),
+            );
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("update {} {a}->{b}", new.name_any()));
+        }
+        fn on_delete(&self, pod: &Pod) {
+            self.0
+                .lock()
+                .unwrap()
+                .push(format!("delete {}", pod.name_any()));
+        }
+    }
+
+    fn pod(name: &str, version: &str) -> Pod {
+        serde_json::from_value(json!({"metadata": {
+            "name": name, "namespace": "ns", "resourceVersion": version,
+            "managedFields": [{"manager": "kubectl", "operation": "Apply"}]
+        }}))
+        .unwrap()
+    }
+
+    /// An informer whose client is never called: `apply` is driven by hand.
+    fn informer() -> (Informer<Pod>, Arc<Recorder>) {
+        let never = tower::service_fn(|_: http::Request<kube::client::Body>| async {
+            Err::<http::Response<kube::client::Body>, std::io::Error>(std::io::Error::other(
+                "no API server in unit tests",
+            ))
+        });
+        let client = kube::Client::new(never, "default");
+        let mut informer = Informer::new(Api::<Pod>::all(client), watcher::Config::default());
+        let recorder = Arc::new(Recorder::default());
+        informer.add_handler(recorder.clone());
+        (informer, recorder)
+    }
+
+    fn take(recorder: &Recorder) -> Vec<String> {
+        std::mem::take(&mut *recorder.0.lock().unwrap())
+    }
+
+    #[tokio::test]
+    async fn watch_events_reach_handlers_with_the_old_object() {
+        let (informer, recorder) = informer();
+        let mut relist = None;
+        informer.apply(Event::Apply(pod("a", "1")), &mut relist);
+        informer.apply(Event::Apply(pod("a", "2")), &mut relist);
+        informer.apply(Event::Delete(pod("a", "3")), &mut relist);
+        assert_eq!(take(&recorder), ["add a", "update a 1->2", "delete a"]);
+        assert!(informer.cache().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_relist_reports_what_changed_including_deletions() {
+        let (informer, recorder) = informer();
+        let mut relist = None;
+        informer.apply(Event::Apply(pod("kept", "1")), &mut relist);
+        informer.apply(Event::Apply(pod("changed", "1")), &mut relist);
+        informer.apply(Event::Apply(pod("gone", "1")), &mut relist);
+        take(&recorder);
+        assert!(!informer.cache().is_synced());
+
+        for event in [
+            Event::Init,
+            Event::InitApply(pod("kept", "1")),
+            Event::InitApply(pod("changed", "2")),
+            Event::InitApply(pod("new", "1")),
+            Event::InitDone,
+        ] {
+            informer.apply(event, &mut relist);
+        }
+        let mut seen = take(&recorder);
+        seen.sort();
+        assert_eq!(seen, ["add new", "delete gone", "update changed 1->2"]);
+        let cache = informer.cache();
+        assert!(cache.is_synced());
+        assert_eq!(cache.len(), 3);
+        assert!(cache.get("ns", "gone").is_none());
+        assert_eq!(cache.list("ns").len(), 3);
+        assert!(cache.list("other").is_empty());
+    }
+
+    #[tokio::test]
+    async fn cached_objects_carry_no_managed_fields() {
+        let (informer, _) = informer();
+        informer.apply(Event::Apply(pod("a", "1")), &mut None);
+        assert_eq!(
+            informer
+                .cache()
+                .get("ns", "a")
+                .unwrap()
+                .metadata
+                .managed_fields,
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn wait_synced_returns_once_listed() {
+        let (informer, _) = informer();
+        let cache = informer.cache();
+        let waiter = tokio::spawn(async move { cache.wait_synced().await });
+        informer.apply(Event::Init, &mut None);
+        informer.apply(Event::InitDone, &mut None);
+        tokio::time::timeout(std::time::Duration::from_secs(1), waiter)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}

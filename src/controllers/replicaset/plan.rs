@@ -16,38 +16,27 @@ use crate::controllers::pod;
 use crate::controllers::ranking::{self, Ranked};
 
 /// What a sync should do about the number of pods.
-#[derive(Debug, PartialEq)]
-pub enum Plan<'a> {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plan {
     Create(usize),
-    Delete(Vec<&'a Pod>),
+    Delete(usize),
     Nothing,
 }
 
-/// Compares the active pods with `replicas`. `related` are the active pods of every
-/// MiniReplicaSet with the same controlling owner (a MiniDeployment's old and new sets): a
-/// node crowded with them loses its pods first.
-pub fn plan<'a>(
-    replicas: i32,
-    active: &'a [Arc<Pod>],
-    related: &[Arc<Pod>],
-    now: Timestamp,
-) -> Plan<'a> {
-    let diff = active.len() as i64 - i64::from(replicas);
-    if diff < 0 {
-        Plan::Create((-diff as usize).min(BURST_REPLICAS))
-    } else if diff > 0 {
-        Plan::Delete(pods_to_delete(
-            active,
-            related,
-            (diff as usize).min(BURST_REPLICAS),
-            now,
-        ))
-    } else {
-        Plan::Nothing
+/// Compares the number of active pods with `replicas`; at most [`BURST_REPLICAS`] either way.
+pub fn plan(replicas: i32, active: usize) -> Plan {
+    let diff = active as i64 - i64::from(replicas);
+    let count = (diff.unsigned_abs() as usize).min(BURST_REPLICAS);
+    match diff.signum() {
+        -1 => Plan::Create(count),
+        1 => Plan::Delete(count),
+        _ => Plan::Nothing,
     }
 }
 
-/// The `count` pods to delete first (see [`ranking`] for the order).
+/// The `count` pods to delete first (see [`ranking`] for the order). `related` are the pods
+/// of every MiniReplicaSet with the same controlling owner (a MiniDeployment's old and new
+/// sets): a node crowded with them loses its pods first.
 pub fn pods_to_delete<'a>(
     active: &'a [Arc<Pod>],
     related: &[Arc<Pod>],
@@ -180,19 +169,19 @@ mod tests {
     }
 
     #[test]
-    fn creates_the_missing_pods_up_to_the_burst_limit() {
-        assert_eq!(plan(3, &pods(&["a"]), &[], now()), Plan::Create(2));
-        assert_eq!(plan(2000, &[], &[], now()), Plan::Create(BURST_REPLICAS));
-        assert_eq!(plan(1, &pods(&["a"]), &[], now()), Plan::Nothing);
+    fn creates_or_deletes_the_difference_up_to_the_burst_limit() {
+        assert_eq!(plan(3, 1), Plan::Create(2));
+        assert_eq!(plan(2000, 0), Plan::Create(BURST_REPLICAS));
+        assert_eq!(plan(1, 1), Plan::Nothing);
+        assert_eq!(plan(0, 0), Plan::Nothing);
+        assert_eq!(plan(2, 5), Plan::Delete(3));
+        assert_eq!(plan(0, 700), Plan::Delete(BURST_REPLICAS));
     }
 
     #[test]
-    fn deletes_the_surplus_up_to_the_burst_limit() {
-        let many = pods(&vec!["a"; 700]);
-        match plan(0, &many, &[], now()) {
-            Plan::Delete(victims) => assert_eq!(victims.len(), BURST_REPLICAS),
-            other => panic!("{other:?}"),
-        }
+    fn deletes_all_pods_without_ranking_when_all_must_go() {
+        let active = pods(&["a", "b"]);
+        assert_eq!(pods_to_delete(&active, &[], 2, now()).len(), 2);
     }
 
     #[test]

@@ -173,11 +173,14 @@ async fn manage_replicas(
     ctx: &Context,
 ) -> Result<(), Failure> {
     let uid = rs.uid().unwrap_or_default();
-    let related = related_pods(rs, ctx);
-    match plan::plan(rs.spec.replicas, active, &related, Timestamp::now()) {
+    match plan::plan(rs.spec.replicas, active.len()) {
         Plan::Nothing => Ok(()),
         Plan::Create(count) => create_pods(rs, &uid, count, ctx).await,
-        Plan::Delete(victims) => delete_pods(rs, &uid, victims, ctx).await,
+        Plan::Delete(count) => {
+            let related = related_pods(rs, ctx);
+            let victims = plan::pods_to_delete(active, &related, count, Timestamp::now());
+            delete_pods(rs, &uid, victims, ctx).await
+        }
     }
 }
 
