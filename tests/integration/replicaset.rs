@@ -292,8 +292,9 @@ async fn min_ready_seconds_delays_availability() {
     })
     .await;
     wait_for_status(&ns, "web", "2 available", settled(2)).await;
+    // Ready times have whole-second precision, so availability may come up to 1 s early.
     assert!(
-        created.elapsed() >= Duration::from_secs(3),
+        created.elapsed() >= Duration::from_secs(2),
         "available before minReadySeconds"
     );
     ns.cleanup().await;
