@@ -106,24 +106,9 @@ async fn builtin_and_mini_replicasets_behave_alike() {
     // Scale-down with mixed readiness: each gets an unschedulable and a never-ready orphan,
     // adopts them, and must delete exactly those two.
     for app in ["builtin", "mini"] {
-        let unschedulable = json!({"nodeSelector": {"kubernetes.io/hostname": "no-such-node"}});
-        ns.create::<Pod>(fixtures::orphan_pod(
-            &format!("{app}-unscheduled"),
-            app,
-            unschedulable,
-            json!({}),
-        ))
-        .await
-        .unwrap();
-        let never_ready = json!({"sim.minik8s.dev/behavior": "never-ready"});
-        ns.create::<Pod>(fixtures::orphan_pod(
-            &format!("{app}-not-ready"),
-            app,
-            json!({}),
-            never_ready,
-        ))
-        .await
-        .unwrap();
+        for orphan in fixtures::unwanted_orphans(&format!("{app}-"), app) {
+            ns.create::<Pod>(orphan).await.unwrap();
+        }
     }
     for app in ["builtin", "mini"] {
         eventually(

@@ -89,6 +89,22 @@ pub fn small_replicaset(name: &str, replicas: i32, builtin: bool) -> Value {
     if builtin { rs } else { mini(rs) }
 }
 
+/// Two orphan pods with `app: <app>` that a scale-down must remove first: `<prefix>unscheduled`,
+/// which no node can take, and `<prefix>not-ready`, which never becomes Ready.
+pub fn unwanted_orphans(prefix: &str, app: &str) -> [Value; 2] {
+    let unschedulable = json!({"nodeSelector": {"kubernetes.io/hostname": "no-such-node"}});
+    let never_ready = json!({"sim.minik8s.dev/behavior": "never-ready"});
+    [
+        orphan_pod(
+            &format!("{prefix}unscheduled"),
+            app,
+            unschedulable,
+            json!({}),
+        ),
+        orphan_pod(&format!("{prefix}not-ready"), app, json!({}), never_ready),
+    ]
+}
+
 /// A bare pod with `app: <app>`; `extra` is merged into its metadata (e.g. annotations).
 pub fn orphan_pod(name: &str, app: &str, spec_extra: Value, annotations: Value) -> Value {
     let mut spec = json!({"containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10"}]});

@@ -248,24 +248,9 @@ async fn scale_down_removes_unscheduled_and_not_ready_pods_first() {
     wait_for_status(&ns, "web", "3 available", settled(3)).await;
     // Two orphans join: one that no node can take, one that never becomes Ready. The set
     // adopts them and, having 5 for 3, deletes exactly those two.
-    let unschedulable = json!({"nodeSelector": {"kubernetes.io/hostname": "no-such-node"}});
-    ns.create::<Pod>(fixtures::orphan_pod(
-        "unscheduled",
-        "web",
-        unschedulable,
-        json!({}),
-    ))
-    .await
-    .unwrap();
-    let never_ready = json!({"sim.minik8s.dev/behavior": "never-ready"});
-    ns.create::<Pod>(fixtures::orphan_pod(
-        "not-ready",
-        "web",
-        json!({}),
-        never_ready,
-    ))
-    .await
-    .unwrap();
+    for orphan in fixtures::unwanted_orphans("", "web") {
+        ns.create::<Pod>(orphan).await.unwrap();
+    }
     eventually(TIMEOUT, "both orphans deleted", || async {
         let names: Vec<String> = active_pods(&ns, "web")
             .await
