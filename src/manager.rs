@@ -9,6 +9,8 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::runtime::watcher;
 use kube::{Api, Client};
 
+use crate::api::MiniReplicaSet;
+use crate::controllers::deployment::{self, DeploymentController};
 use crate::controllers::replicaset::{self, ReplicaSetController};
 use crate::runtime::client::{self, RateLimit};
 use crate::runtime::events::EventRecorder;
@@ -18,6 +20,8 @@ use crate::runtime::informer::Informer;
 pub enum ControllerName {
     /// MiniReplicaSet → pods.
     Replicaset,
+    /// MiniDeployment → MiniReplicaSets.
+    Deployment,
 }
 
 #[derive(Clone, Debug)]
@@ -28,15 +32,17 @@ pub struct Options {
     /// Watch only this namespace instead of the whole cluster.
     pub namespace: Option<String>,
     pub replicaset_workers: u16,
+    pub deployment_workers: u16,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
-            controllers: BTreeSet::from([ControllerName::Replicaset]),
+            controllers: BTreeSet::from([ControllerName::Replicaset, ControllerName::Deployment]),
             rate_limit: Some(RateLimit::CONTROLLER_MANAGER),
             namespace: None,
             replicaset_workers: 5,
+            deployment_workers: 5,
         }
     }
 }
@@ -57,7 +63,11 @@ pub async fn run(
     // own; the informer and the event recorders have theirs.
     let informer_client = client::build(options.rate_limit).await?;
     let mut pods = Informer::new(
-        scoped::<Pod>(informer_client, &options),
+        scoped::<Pod>(informer_client.clone(), &options),
+        watcher::Config::default(),
+    );
+    let mut replica_sets = Informer::new(
+        scoped::<MiniReplicaSet>(informer_client, &options),
         watcher::Config::default(),
     );
 
@@ -73,12 +83,30 @@ pub async fn run(
             ReplicaSetController::new(client, api, events, &mut pods, options.replicaset_workers);
         running.push(controller.run(shutdown.clone()).boxed());
     }
+    if options.controllers.contains(&ControllerName::Deployment) {
+        let client = client::build(options.rate_limit).await?;
+        let events = EventRecorder::start(
+            client::build(options.rate_limit).await?,
+            deployment::CONTROLLER_NAME,
+        );
+        let api = scoped(client.clone(), &options);
+        let controller = DeploymentController::new(
+            client,
+            api,
+            events,
+            &mut pods,
+            &mut replica_sets,
+            options.deployment_workers,
+        );
+        running.push(controller.run(shutdown.clone()).boxed());
+    }
 
     // Every handler is registered: start the shared watch. Nothing is spawned, so dropping
     // this future stops everything at once.
     tokio::select! {
         _ = futures::future::join_all(running) => {}
         () = pods.run() => {}
+        () = replica_sets.run() => {}
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use crate::runtime::telemetry::{self, LogFormat};
 #[derive(Args, Debug)]
 pub struct ControllerManagerArgs {
     /// Controllers to run.
-    #[arg(long, value_delimiter = ',', default_value = "replicaset")]
+    #[arg(long, value_delimiter = ',', default_value = "replicaset,deployment")]
     pub controllers: Vec<ControllerName>,
 
     /// Requests per second to the API server, per controller (kube-controller-manager:
@@ -26,6 +26,10 @@ pub struct ControllerManagerArgs {
     /// MiniReplicaSets synced at once (kube-controller-manager: 5 ReplicaSets).
     #[arg(long, default_value_t = 5)]
     pub concurrent_replicaset_syncs: u16,
+
+    /// MiniDeployments synced at once (kube-controller-manager: 5 Deployments).
+    #[arg(long, default_value_t = 5)]
+    pub concurrent_deployment_syncs: u16,
 
     /// Watch one namespace only (default: all namespaces).
     #[arg(long)]
@@ -46,6 +50,7 @@ pub async fn run(args: ControllerManagerArgs) -> super::Result {
         rate_limit: RateLimit::new(args.kube_api_qps, args.kube_api_burst),
         namespace: args.namespace,
         replicaset_workers: args.concurrent_replicaset_syncs,
+        deployment_workers: args.concurrent_deployment_syncs,
     };
     tracing::info!(controllers = ?options.controllers, rate_limit = ?options.rate_limit, namespace = ?options.namespace, "starting controller-manager");
     manager::run(options, shutdown::signal()).await?;

@@ -1,11 +1,14 @@
-//! Ownership of pods (upstream `ControllerRefManager`): a controller keeps the pods it controls
-//! that its selector matches, adopts matching orphans, releases pods whose labels no longer
-//! match, and never touches a pod that another controller owns.
+//! Ownership (upstream `ControllerRefManager`): a controller keeps the objects it controls that
+//! its selector matches (pods for a MiniReplicaSet, MiniReplicaSets for a MiniDeployment),
+//! adopts matching orphans, releases objects whose labels no longer match, and never touches
+//! one that another controller owns.
 
-use k8s_openapi::api::core::v1::Pod;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::Api;
+use std::fmt::Debug;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{Patch, PatchParams};
+use kube::{Api, Resource, ResourceExt};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::pod;
@@ -31,17 +34,17 @@ pub struct Owner<'a> {
     pub being_deleted: bool,
 }
 
-/// Decides what to do with `pod`, given whether the owner's selector matches its labels.
-pub fn decide(pod: &Pod, owner: Owner<'_>, selected: bool) -> Claim {
-    match pod::controller_of(&pod.metadata) {
+/// Decides what to do with an object, given whether the owner's selector matches its labels.
+pub fn decide(object: &ObjectMeta, owner: Owner<'_>, selected: bool) -> Claim {
+    match pod::controller_of(object) {
         Some(controller) if controller.uid != owner.uid => Claim::Ignore,
         Some(_) if selected => Claim::Keep,
         Some(_) if owner.being_deleted => Claim::Ignore,
         Some(_) => Claim::Release,
         None if owner.being_deleted
             || !selected
-            || pod.metadata.deletion_timestamp.is_some()
-            || pod.metadata.namespace.as_deref().unwrap_or_default() != owner.namespace =>
+            || object.deletion_timestamp.is_some()
+            || object.namespace.as_deref().unwrap_or_default() != owner.namespace =>
         {
             Claim::Ignore
         }
@@ -49,30 +52,42 @@ pub fn decide(pod: &Pod, owner: Owner<'_>, selected: bool) -> Claim {
     }
 }
 
-/// The strategic-merge patch that adopts a pod; the pod's uid is a precondition, so a pod
-/// deleted and recreated under the same name is not adopted by mistake.
-pub fn adopt_patch(pod_uid: &str, controller_ref: &OwnerReference) -> Value {
-    json!({"metadata": {"ownerReferences": [controller_ref], "uid": pod_uid}})
+/// The patch that adopts an object; its uid is a precondition, so an object deleted and
+/// recreated under the same name is not adopted by mistake.
+pub fn adopt_patch(uid: &str, controller_ref: &OwnerReference) -> Value {
+    json!({"metadata": {"ownerReferences": [controller_ref], "uid": uid}})
 }
 
 /// The strategic-merge patch that removes our owner reference, with the same precondition.
-pub fn release_patch(pod_uid: &str, owner_uid: &str) -> Value {
-    json!({"metadata": {"uid": pod_uid, "ownerReferences": [{"$patch": "delete", "uid": owner_uid}]}})
+pub fn release_patch(uid: &str, owner_uid: &str) -> Value {
+    json!({"metadata": {"uid": uid, "ownerReferences": [{"$patch": "delete", "uid": owner_uid}]}})
 }
 
-/// Adopts `pod`. Ok(false) when it is gone.
-pub async fn adopt(
-    pods: &Api<Pod>,
-    pod: &Pod,
+/// Adopts `object`. Ok(false) when it is gone.
+pub async fn adopt<K>(
+    api: &Api<K>,
+    object: &K,
     controller_ref: &OwnerReference,
-) -> Result<bool, kube::Error> {
-    let patch = adopt_patch(
-        pod.metadata.uid.as_deref().unwrap_or_default(),
+) -> Result<bool, kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+{
+    let mut patch = adopt_patch(
+        object.meta().uid.as_deref().unwrap_or_default(),
         controller_ref,
     );
-    let name = pod.metadata.name.as_deref().unwrap_or_default();
-    match pods
-        .patch(name, &PatchParams::default(), &Patch::Strategic(&patch))
+    let patch = if is_builtin::<K>() {
+        Patch::Strategic(patch)
+    } else {
+        // JSON merge replaces the whole list: keep the references that are there.
+        let mut references = object.owner_references().to_vec();
+        references.push(controller_ref.clone());
+        patch["metadata"]["ownerReferences"] = json!(references);
+        patch["metadata"]["resourceVersion"] = json!(object.resource_version());
+        Patch::Merge(patch)
+    };
+    match api
+        .patch(&object.name_any(), &PatchParams::default(), &patch)
         .await
     {
         Ok(_) => Ok(true),
@@ -81,18 +96,39 @@ pub async fn adopt(
     }
 }
 
-/// Releases `pod`. A pod that is gone (404) or changed meanwhile (422) needs nothing more.
-pub async fn release(pods: &Api<Pod>, pod: &Pod, owner_uid: &str) -> Result<(), kube::Error> {
-    let patch = release_patch(pod.metadata.uid.as_deref().unwrap_or_default(), owner_uid);
-    let name = pod.metadata.name.as_deref().unwrap_or_default();
-    match pods
-        .patch(name, &PatchParams::default(), &Patch::Strategic(&patch))
+/// Releases `object`. One that is gone (404) or changed meanwhile (409, 422) needs nothing
+/// more: the next sync sees its new state.
+pub async fn release<K>(api: &Api<K>, object: &K, owner_uid: &str) -> Result<(), kube::Error>
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
+{
+    let uid = object.meta().uid.as_deref().unwrap_or_default();
+    let patch = if is_builtin::<K>() {
+        Patch::Strategic(release_patch(uid, owner_uid))
+    } else {
+        let kept: Vec<&OwnerReference> = object
+            .owner_references()
+            .iter()
+            .filter(|r| r.uid != owner_uid)
+            .collect();
+        Patch::Merge(json!({"metadata": {
+            "uid": uid, "ownerReferences": kept, "resourceVersion": object.resource_version()
+        }}))
+    };
+    match api
+        .patch(&object.name_any(), &PatchParams::default(), &patch)
         .await
     {
         Ok(_) => Ok(()),
-        Err(e) if is_status(&e, 404) || is_status(&e, 422) => Ok(()),
+        Err(e) if is_status(&e, 404) || is_status(&e, 409) || is_status(&e, 422) => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// Built-in kinds take strategic merge patches (as upstream sends); custom resources only
+/// JSON merge patches, guarded by the resourceVersion.
+fn is_builtin<K: Resource<DynamicType = ()>>() -> bool {
+    K::group(&()).is_empty()
 }
 
 /// True when `error` is an API answer with this HTTP status code.
@@ -102,6 +138,8 @@ pub fn is_status(error: &kube::Error, code: u16) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use k8s_openapi::api::core::v1::Pod;
+
     use super::*;
 
     fn pod(controller_uid: Option<&str>, deleting: bool) -> Pod {
@@ -145,7 +183,7 @@ mod tests {
             (None, true, US, true, Claim::Ignore),
         ];
         for (controller, deleting, owner, selected, expected) in cases {
-            let decision = decide(&pod(controller, deleting), owner, selected);
+            let decision = decide(&pod(controller, deleting).metadata, owner, selected);
             assert_eq!(
                 decision, expected,
                 "{controller:?} deleting={deleting} {owner:?} selected={selected}"
@@ -160,7 +198,10 @@ mod tests {
             namespace: "elsewhere",
             being_deleted: false,
         };
-        assert_eq!(decide(&pod(None, false), owner, true), Claim::Ignore);
+        assert_eq!(
+            decide(&pod(None, false).metadata, owner, true),
+            Claim::Ignore
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod backoff;
 pub mod claim;
+pub mod deployment;
 pub mod expectations;
 pub mod pod;
 pub mod ranking;

@@ -121,7 +121,7 @@ async fn claim_pods(
     let mut claimed = Vec::with_capacity(pods.len());
     let mut adoption_checked = false;
     for pod in pods {
-        match claim::decide(&pod, owner, selector.matches(pod.labels())) {
+        match claim::decide(&pod.metadata, owner, selector.matches(pod.labels())) {
             Claim::Keep => claimed.push(pod),
             Claim::Ignore => {}
             Claim::Release => {

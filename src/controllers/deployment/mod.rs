@@ -1,0 +1,140 @@
+//! The MiniDeployment controller: manages MiniReplicaSets exactly as the built-in Deployment
+//! controller manages ReplicaSets (`pkg/controller/deployment` upstream).
+//!
+//! - `util`: rollout bounds, hashing, new/old sets, revisions, annotations, conditions (pure).
+//! - `plan`: rolling, proportional and cleanup decisions (pure).
+//! - `status`: status and the Available / Progressing / ReplicaFailure conditions (pure).
+//! - `handler`: MiniReplicaSet and pod events → deployments to sync.
+//! - `sync`: the executor.
+
+mod handler;
+pub mod plan;
+pub mod status;
+mod sync;
+pub mod util;
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::core::DeserializeGuard;
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::watcher;
+use kube::{Api, Client, ResourceExt};
+
+use crate::api::{MiniDeployment, MiniReplicaSet};
+use crate::controllers::backoff::Backoff;
+use crate::runtime::events::EventRecorder;
+use crate::runtime::informer::{Cache, Informer};
+
+/// Name under which the controller writes (field manager, event reporter).
+pub const CONTROLLER_NAME: &str = "minideployment-controller";
+
+pub type CachedDeployment = DeserializeGuard<MiniDeployment>;
+
+pub struct Context {
+    pub client: Client,
+    pub replica_sets: Arc<Cache<MiniReplicaSet>>,
+    pub pods: Arc<Cache<Pod>>,
+    pub events: EventRecorder,
+    pub backoff: Backoff,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("API request failed: {0}")]
+    Api(#[from] kube::Error),
+    #[error("{0}")]
+    Sync(String),
+    #[error("invalid selector: {0}")]
+    Selector(String),
+}
+
+pub struct DeploymentController {
+    controller: Controller<CachedDeployment>,
+    context: Arc<Context>,
+    triggers: futures::channel::mpsc::UnboundedReceiver<
+        kube::runtime::reflector::ObjectRef<CachedDeployment>,
+    >,
+}
+
+impl DeploymentController {
+    /// Registers the controller's handlers on the shared informers; call before they run.
+    pub fn new(
+        client: Client,
+        api: Api<CachedDeployment>,
+        events: EventRecorder,
+        pods: &mut Informer<Pod>,
+        replica_sets: &mut Informer<MiniReplicaSet>,
+        workers: u16,
+    ) -> Self {
+        let controller = Controller::new(api, watcher::Config::default())
+            .with_config(controller::Config::default().concurrency(workers));
+        let (trigger, triggers) = futures::channel::mpsc::unbounded();
+        let waker = handler::Waker {
+            deployments: controller.store(),
+            trigger,
+        };
+        replica_sets.add_handler(Arc::new(handler::ReplicaSetHandler(waker.clone())));
+        pods.add_handler(Arc::new(handler::PodHandler {
+            waker,
+            replica_sets: replica_sets.cache(),
+        }));
+        let context = Arc::new(Context {
+            client,
+            replica_sets: replica_sets.cache(),
+            pods: pods.cache(),
+            events,
+            backoff: Backoff::default(),
+        });
+        Self {
+            controller,
+            context,
+            triggers,
+        }
+    }
+
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+    ) {
+        self.context.replica_sets.wait_synced().await;
+        self.context.pods.wait_synced().await;
+        tracing::info!(controller = CONTROLLER_NAME, "starting");
+        self.controller
+            .reconcile_on(self.triggers)
+            .graceful_shutdown_on(shutdown)
+            .run(reconcile, error_policy, self.context)
+            .for_each(|result| async move {
+                if let Err(error) = result {
+                    tracing::debug!(%error, "sync not completed");
+                }
+            })
+            .await;
+        tracing::info!(controller = CONTROLLER_NAME, "stopped");
+    }
+}
+
+fn key_of(d: &CachedDeployment) -> String {
+    format!("{}/{}", d.namespace().unwrap_or_default(), d.name_any())
+}
+
+async fn reconcile(cached: Arc<CachedDeployment>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let d = match &cached.0 {
+        Ok(d) => d,
+        Err(invalid) => {
+            tracing::warn!(deployment = %key_of(&cached), error = %invalid, "cannot read object; fix it and it will be synced");
+            return Ok(Action::await_change());
+        }
+    };
+    let action = sync::sync(d, &ctx).await?;
+    ctx.backoff.succeeded(&key_of(&cached));
+    Ok(action)
+}
+
+fn error_policy(d: Arc<CachedDeployment>, error: &Error, context: Arc<Context>) -> Action {
+    let key = key_of(&d);
+    let delay = context.backoff.failed(&key);
+    tracing::warn!(deployment = %key, %error, retry_in = ?delay, "sync failed");
+    Action::requeue(delay)
+}
