@@ -47,7 +47,11 @@ impl EventRecorder {
         let quota = Quota::with_period(SPAM_REFILL)
             .expect("non-zero period")
             .allow_burst(NonZeroU32::new(SPAM_BURST).expect("non-zero burst"));
-        Self { queue, component: component.into(), spam_filter: std::sync::Arc::new(RateLimiter::keyed(quota)) }
+        Self {
+            queue,
+            component: component.into(),
+            spam_filter: std::sync::Arc::new(RateLimiter::keyed(quota)),
+        }
     }
 
     pub fn normal(&self, object: &ObjectReference, reason: &str, action: &str, note: String) {
@@ -58,7 +62,14 @@ impl EventRecorder {
         self.record(object, "Warning", reason, action, note);
     }
 
-    fn record(&self, object: &ObjectReference, type_: &str, reason: &str, action: &str, note: String) {
+    fn record(
+        &self,
+        object: &ObjectReference,
+        type_: &str,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) {
         let key = (object.uid.clone().unwrap_or_default(), reason.to_owned());
         if self.spam_filter.check_key(&key).is_err() {
             return;
@@ -67,7 +78,11 @@ impl EventRecorder {
         let event = Event {
             metadata: ObjectMeta {
                 // Named as client-go names them: object name, then a unique suffix.
-                name: Some(format!("{}.{:x}", object.name.as_deref().unwrap_or("object"), now.as_nanosecond())),
+                name: Some(format!(
+                    "{}.{:x}",
+                    object.name.as_deref().unwrap_or("object"),
+                    now.as_nanosecond()
+                )),
                 namespace: object.namespace.clone(),
                 ..Default::default()
             },
@@ -80,7 +95,10 @@ impl EventRecorder {
             first_timestamp: Some(Time(now)),
             last_timestamp: Some(Time(now)),
             event_time: None::<MicroTime>,
-            source: Some(EventSource { component: Some(self.component.clone()), host: None }),
+            source: Some(EventSource {
+                component: Some(self.component.clone()),
+                host: None,
+            }),
             reporting_component: Some(self.component.clone()),
             reporting_instance: std::env::var("POD_NAME").ok(),
             ..Default::default()

@@ -5,6 +5,7 @@ mod admission;
 mod cluster;
 mod common;
 mod crds;
+mod deployment;
 mod differential_replicaset;
 mod fixtures;
 mod replicaset;

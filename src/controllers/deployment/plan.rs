@@ -209,3 +209,183 @@ pub fn sets_to_delete(mut old: Vec<Cleanable>, revision_history_limit: i32) -> V
         .map(|c| c.name)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(
+        name: &str,
+        age_minutes: i64,
+        replicas: i32,
+        available: i32,
+        max_replicas: Option<i32>,
+    ) -> SetView {
+        let now: Timestamp = "2026-01-01T12:00:00Z".parse().unwrap();
+        SetView {
+            name: name.into(),
+            created: Some(now - k8s_openapi::jiff::SignedDuration::from_mins(age_minutes)),
+            replicas,
+            available,
+            max_replicas,
+        }
+    }
+
+    fn b(replicas: i32, max_surge: i32, max_unavailable: i32) -> Bounds {
+        Bounds {
+            replicas,
+            max_surge,
+            max_unavailable,
+        }
+    }
+
+    /// Upstream `TestDeploymentController_reconcileNewReplicaSet`.
+    #[test]
+    fn new_set_grows_within_the_surge() {
+        // (replicas, surge, old, new) -> new target
+        let cases = [
+            (10, 0, 10, 0, None),
+            (10, 2, 10, 0, Some(2)),
+            (10, 2, 5, 0, Some(7)),
+            (10, 2, 10, 2, None),
+            (10, 2, 2, 11, Some(10)),
+        ];
+        for (replicas, surge, old, new, expected) in cases {
+            let (old, new) = (set("old", 10, old, old, None), set("new", 1, new, 0, None));
+            let target = reconcile_new_set(b(replicas, surge, 0), &[old, new.clone()], &new);
+            assert_eq!(target, expected, "replicas={replicas} surge={surge}");
+        }
+    }
+
+    /// Upstream `TestDeploymentController_reconcileOldReplicaSets`; maxSurge is 0 there, so a
+    /// maxUnavailable of 0 becomes 1.
+    #[test]
+    fn old_sets_shrink_within_the_unavailability_budget() {
+        // (replicas, maxUnavailable, old, new, old available, new available) -> old target
+        let cases = [
+            (10, 1, 10, 0, 10, 0, Some(9)),
+            (10, 2, 10, 0, 10, 0, Some(8)),
+            (10, 2, 10, 0, 8, 0, Some(8)), // the unhealthy pods go first
+            (10, 2, 10, 0, 9, 0, Some(8)), // one unhealthy, one ready
+            (10, 2, 8, 2, 8, 0, None),     // the new set's unavailable pods block it
+        ];
+        for (replicas, unavailable, old, new, old_available, new_available, expected) in cases {
+            let old_set = set("old", 10, old, old_available, None);
+            let new_set = set("new", 1, new, new_available, None);
+            let steps = scale_down_old_sets(b(replicas, 0, unavailable), &[old_set], &new_set);
+            assert_eq!(
+                steps.last().map(|s| s.to),
+                expected,
+                "case {replicas}/{unavailable}/{old}/{new}/{old_available}"
+            );
+        }
+    }
+
+    #[test]
+    fn unhealthy_pods_are_removed_from_the_oldest_set_first() {
+        let older = set("v1", 30, 3, 1, None);
+        let old = set("v2", 20, 3, 2, None);
+        let new = set("v3", 1, 2, 2, None);
+        // replicas 6, surge 2, unavailable 1: budget 8 - 5 - 0 = 3; v1 loses its 2 unhealthy
+        // pods, v2 its 1, then availability 5 - 5 leaves nothing more to scale down.
+        let steps = scale_down_old_sets(b(6, 2, 1), &[old, older], &new);
+        assert_eq!(
+            steps,
+            [
+                Scale {
+                    name: "v1".into(),
+                    to: 1
+                },
+                Scale {
+                    name: "v2".into(),
+                    to: 2
+                }
+            ]
+        );
+    }
+
+    /// Upstream `TestScale` (maxSurge 0, so max-replicas is the old deployment size).
+    #[test]
+    fn resizing_mid_rollout_is_proportional() {
+        // (old size, new size, [(name, age, replicas)], expected sizes)
+        let cases: [(i32, i32, &[(&str, i64, i32)], &[(&str, i32)]); 8] = [
+            (
+                5,
+                10,
+                &[("v2", 1, 2), ("v1", 10, 3)],
+                &[("v1", 6), ("v2", 4)],
+            ),
+            (
+                5,
+                3,
+                &[("v2", 1, 2), ("v1", 10, 3)],
+                &[("v1", 2), ("v2", 1)],
+            ),
+            (
+                9,
+                4,
+                &[("v2", 1, 8), ("v1", 10, 1)],
+                &[("v2", 4), ("v1", 0)],
+            ),
+            (
+                7,
+                10,
+                &[("v3", 1, 2), ("v2", 10, 3), ("v1", 20, 2)],
+                &[("v2", 4), ("v3", 3), ("v1", 3)],
+            ),
+            (
+                13,
+                8,
+                &[("v3", 1, 2), ("v2", 10, 8), ("v1", 20, 3)],
+                &[("v2", 5), ("v1", 2), ("v3", 1)],
+            ),
+            (
+                3,
+                4,
+                &[("v3", 1, 1), ("v2", 10, 1), ("v1", 20, 1)],
+                &[("v3", 2), ("v2", 1), ("v1", 1)],
+            ),
+            (
+                3,
+                2,
+                &[("v3", 1, 1), ("v2", 10, 1), ("v1", 20, 1)],
+                &[("v1", 0), ("v2", 1), ("v3", 1)],
+            ),
+            (
+                6,
+                0,
+                &[("v3", 1, 3), ("v2", 10, 2), ("v1", 20, 1)],
+                &[("v3", 0), ("v2", 0), ("v1", 0)],
+            ),
+        ];
+        for (before, after, sets, expected) in cases {
+            let views: Vec<SetView> = sets
+                .iter()
+                .map(|(n, age, r)| set(n, *age, *r, *r, Some(before)))
+                .collect();
+            let sizes = proportional_sizes(b(after, 0, 1), before, &views);
+            let got: Vec<(&str, i32)> = sizes.iter().map(|s| (s.name.as_str(), s.to)).collect();
+            assert_eq!(got, expected, "{before} -> {after}");
+        }
+    }
+
+    #[test]
+    fn history_cleanup_deletes_the_oldest_idle_sets_beyond_the_limit() {
+        let c = |name: &str, revision: i64, idle: bool| Cleanable {
+            name: name.into(),
+            revision,
+            created: None,
+            idle,
+        };
+        let old = vec![
+            c("r3", 3, true),
+            c("r1", 1, true),
+            c("r2", 2, false),
+            c("r4", 4, true),
+        ];
+        // Limit 1: three must go, oldest revisions first; r2 still has pods and stays.
+        assert_eq!(sets_to_delete(old, 1), ["r1", "r3"]);
+        assert!(sets_to_delete(vec![c("r1", 1, true)], 1).is_empty());
+        assert_eq!(sets_to_delete(vec![c("r1", 1, true)], 0), ["r1"]);
+    }
+}

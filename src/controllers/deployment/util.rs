@@ -482,3 +482,216 @@ pub fn has_timed_out(d: &MiniDeployment, status: &DeploymentStatus, now: Timesta
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn int_or(s: &str) -> IntOrString {
+        s.parse::<i32>()
+            .map(IntOrString::Int)
+            .unwrap_or_else(|_| IntOrString::String(s.into()))
+    }
+
+    #[test]
+    fn surge_rounds_up_unavailability_down_and_both_zero_means_one_unavailable() {
+        let bounds = |surge: &str, unavailable: &str| RollingUpdateDeployment {
+            max_surge: int_or(surge),
+            max_unavailable: int_or(unavailable),
+        };
+        assert_eq!(fenceposts(&bounds("25%", "25%"), 10), (3, 2));
+        assert_eq!(fenceposts(&bounds("25%", "25%"), 1), (1, 0));
+        assert_eq!(fenceposts(&bounds("0", "0"), 10), (0, 1));
+        assert_eq!(fenceposts(&bounds("0%", "0%"), 3), (0, 1));
+        assert_eq!(fenceposts(&bounds("3", "50%"), 5), (3, 2));
+        assert_eq!(fenceposts(&bounds("100%", "100%"), 7), (7, 7));
+    }
+
+    fn deployment(replicas: i32, annotations: serde_json::Value) -> MiniDeployment {
+        serde_json::from_value(json!({
+            "apiVersion": "minik8s.dev/v1alpha1", "kind": "MiniDeployment",
+            "metadata": {"name": "web", "annotations": annotations},
+            "spec": {
+                "replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
+                "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}
+            }
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn max_unavailable_is_capped_by_replicas_and_zero_for_recreate() {
+        let mut d = deployment(1, json!({}));
+        d.spec.strategy.rolling_update = Some(RollingUpdateDeployment {
+            max_surge: int_or("0"),
+            max_unavailable: int_or("5"),
+        });
+        assert_eq!(max_unavailable(&d), 1);
+        d.spec.replicas = 0;
+        assert_eq!(max_unavailable(&d), 0);
+        d.spec.strategy.type_ = StrategyType::Recreate;
+        d.spec.replicas = 4;
+        assert_eq!((max_unavailable(&d), max_surge(&d)), (0, 0));
+    }
+
+    #[test]
+    fn the_hash_ignores_nothing_but_changes_with_template_and_collisions() {
+        let d = deployment(1, json!({}));
+        let template = d.spec.template.raw();
+        let hash = template_hash(template, None);
+        assert_eq!(hash, template_hash(template, None), "stable");
+        assert!(
+            hash.chars()
+                .all(|c| "bcdfghjklmnpqrstvwxz2456789".contains(c))
+        );
+        assert_ne!(
+            hash,
+            template_hash(template, Some(1)),
+            "collision count changes it"
+        );
+        let mut other = template.clone();
+        other["spec"]["containers"][0]["image"] = json!("j");
+        assert_ne!(hash, template_hash(&other, None));
+    }
+
+    #[test]
+    fn templates_compare_without_the_hash_label() {
+        let d = deployment(1, json!({}));
+        let mut with_hash = d.spec.template.raw().clone();
+        with_hash["metadata"]["labels"][POD_TEMPLATE_HASH] = json!("abc");
+        assert_eq!(
+            template_without_hash(&with_hash),
+            template_without_hash(d.spec.template.raw())
+        );
+    }
+
+    #[test]
+    fn replica_set_names_fit_253_characters() {
+        assert_eq!(replicaset_name("web", "5d4f"), "web-5d4f");
+        let name = replicaset_name(&"x".repeat(300), "5d4f");
+        assert_eq!(name.len(), 253);
+        assert!(name.ends_with("-5d4f"));
+    }
+
+    #[test]
+    fn new_set_annotations_carry_revision_history_and_replica_counts() {
+        let d = deployment(
+            4,
+            json!({"kubernetes.io/change-cause": "v2", LAST_APPLIED: "{}", REVISION: "7"}),
+        );
+        let mut fresh = BTreeMap::new();
+        assert!(set_new_replicaset_annotations(&d, &mut fresh, 3, false));
+        assert_eq!(fresh.get(REVISION).map(String::as_str), Some("3"));
+        assert_eq!(
+            fresh.get("kubernetes.io/change-cause").map(String::as_str),
+            Some("v2")
+        );
+        assert_eq!(fresh.get(DESIRED_REPLICAS).map(String::as_str), Some("4"));
+        assert_eq!(fresh.get(MAX_REPLICAS).map(String::as_str), Some("5"));
+        assert!(!fresh.contains_key(LAST_APPLIED));
+
+        // Reused by a rollback: the old revision goes to the history.
+        let mut reused = BTreeMap::from([
+            (REVISION.to_string(), "1".to_string()),
+            (REVISION_HISTORY.to_string(), "0".to_string()),
+        ]);
+        assert!(set_new_replicaset_annotations(&d, &mut reused, 5, true));
+        assert_eq!(reused.get(REVISION).map(String::as_str), Some("5"));
+        assert_eq!(
+            reused.get(REVISION_HISTORY).map(String::as_str),
+            Some("0,1")
+        );
+        assert!(
+            !reused.contains_key(DESIRED_REPLICAS),
+            "existing sets keep their replica annotations"
+        );
+
+        // Nothing to do the second time.
+        assert!(!set_new_replicaset_annotations(&d, &mut reused, 5, true));
+    }
+
+    #[test]
+    fn the_previous_revision_is_the_second_highest() {
+        let rs = |revision: &str| -> Arc<MiniReplicaSet> {
+            Arc::new(serde_json::from_value(json!({
+                "apiVersion": "minik8s.dev/v1alpha1", "kind": "MiniReplicaSet",
+                "metadata": {"name": format!("r{revision}"), "annotations": {REVISION: revision}},
+                "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {}}
+            })).unwrap())
+        };
+        let sets = [rs("2"), rs("5"), rs("3"), rs("x")];
+        assert_eq!(max_revision(&sets), 5);
+        assert_eq!(previous_revision(&sets), 3);
+        assert_eq!(previous_revision(&[rs("1")]), 0);
+    }
+
+    #[test]
+    fn conditions_keep_their_transition_time_while_the_status_holds() {
+        let t1: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let t2: Timestamp = "2026-01-01T00:05:00Z".parse().unwrap();
+        let mut status = DeploymentStatus::default();
+        set_condition(
+            &mut status,
+            new_condition(PROGRESSING, "True", reason::NEW_REPLICA_SET, "a".into(), t1),
+        );
+        // Same status and reason: nothing changes, not even the message.
+        set_condition(
+            &mut status,
+            new_condition(PROGRESSING, "True", reason::NEW_REPLICA_SET, "b".into(), t2),
+        );
+        assert_eq!(
+            condition(&status, PROGRESSING).unwrap().message.as_deref(),
+            Some("a")
+        );
+        // Same status, new reason: updated, transition time kept.
+        set_condition(
+            &mut status,
+            new_condition(
+                PROGRESSING,
+                "True",
+                reason::REPLICA_SET_UPDATED,
+                "c".into(),
+                t2,
+            ),
+        );
+        let c = condition(&status, PROGRESSING).unwrap();
+        assert_eq!(
+            (c.last_transition_time.clone(), c.last_update_time.clone()),
+            (Some(Time(t1)), Some(Time(t2)))
+        );
+        // New status: new transition time.
+        set_condition(
+            &mut status,
+            new_condition(PROGRESSING, "False", reason::TIMED_OUT, "d".into(), t2),
+        );
+        assert_eq!(
+            condition(&status, PROGRESSING)
+                .unwrap()
+                .last_transition_time,
+            Some(Time(t2))
+        );
+        assert_eq!(status.conditions.as_ref().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_rollout_times_out_after_the_deadline_without_progress() {
+        let d = deployment(1, json!({}));
+        let updated: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let mut status = DeploymentStatus::default();
+        set_condition(
+            &mut status,
+            new_condition(
+                PROGRESSING,
+                "True",
+                reason::REPLICA_SET_UPDATED,
+                "x".into(),
+                updated,
+            ),
+        );
+        let at = |secs: i64| updated + k8s_openapi::jiff::SignedDuration::from_secs(secs);
+        assert!(!has_timed_out(&d, &status, at(600)));
+        assert!(has_timed_out(&d, &status, at(601)));
+    }
+}
