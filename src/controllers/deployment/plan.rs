@@ -304,11 +304,16 @@ mod tests {
         );
     }
 
+    /// (name, age in minutes, replicas) of each set.
+    type Sets = &'static [(&'static str, i64, i32)];
+    /// (name, expected size), in the order the sizes are assigned.
+    type Sizes = &'static [(&'static str, i32)];
+
     /// Upstream `TestScale` (maxSurge 0, so max-replicas is the old deployment size).
     #[test]
     fn resizing_mid_rollout_is_proportional() {
         // (old size, new size, [(name, age, replicas)], expected sizes)
-        let cases: [(i32, i32, &[(&str, i64, i32)], &[(&str, i32)]); 8] = [
+        let cases: [(i32, i32, Sets, Sizes); 8] = [
             (
                 5,
                 10,
