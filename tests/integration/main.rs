@@ -6,6 +6,7 @@ mod cluster;
 mod common;
 mod crds;
 mod deployment;
+mod differential_deployment;
 mod differential_replicaset;
 mod fixtures;
 mod replicaset;
