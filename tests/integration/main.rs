@@ -10,4 +10,5 @@ mod differential_deployment;
 mod differential_replicaset;
 mod fixtures;
 mod replicaset;
+mod rollout_cli;
 mod roundtrip;

@@ -1,0 +1,159 @@
+//! `minik8s rollout …` and `minik8s set image …` against a MiniDeployment, run as the binary
+//! and as a kubectl plugin.
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use kube::ResourceExt;
+use minik8s::api::MiniDeployment;
+use serde_json::json;
+
+use crate::common::{Controllers, TestNamespace, eventually};
+
+fn minik8s(ns: &TestNamespace, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_minik8s"))
+        .args(args)
+        .args(["--namespace", &ns.name])
+        .output()
+        .expect("the minik8s binary runs")
+}
+
+fn ok(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn image(d: &MiniDeployment) -> String {
+    d.spec.template.raw()["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollout_commands_behave_like_kubectl_rollout() {
+    let ns = TestNamespace::new("cli").await;
+    let _controllers = Controllers::start(&ns.name, None);
+    let manifest = json!({
+        "apiVersion": "minik8s.dev/v1alpha1", "kind": "MiniDeployment",
+        "metadata": {"name": "web", "annotations": {"kubernetes.io/change-cause": "first"}},
+        "spec": {
+            "replicas": 2, "progressDeadlineSeconds": 5,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "app", "image": "app:v1"}]}}
+        }
+    });
+    ns.create::<MiniDeployment>(manifest).await.unwrap();
+    let status = ok(minik8s(
+        &ns,
+        &["rollout", "status", "mdeploy/web", "--timeout", "60"],
+    ));
+    assert!(
+        status.ends_with("deployment \"web\" successfully rolled out\n"),
+        "{status}"
+    );
+
+    assert_eq!(
+        ok(minik8s(&ns, &["set", "image", "mdeploy/web", "app=app:v2"])),
+        "minideployment.minik8s.dev/web image updated\n"
+    );
+    ok(minik8s(
+        &ns,
+        &["rollout", "status", "mdeploy", "web", "--timeout", "60"],
+    ));
+    let history = ok(minik8s(&ns, &["rollout", "history", "mdeploy/web"]));
+    assert_eq!(
+        history,
+        "minideployment.minik8s.dev/web\nREVISION  CHANGE-CAUSE\n1         first\n2         first\n"
+    );
+    let revision = ok(minik8s(
+        &ns,
+        &["rollout", "history", "mdeploy/web", "--revision", "1"],
+    ));
+    assert!(revision.contains("image: app:v1"), "{revision}");
+
+    assert_eq!(
+        ok(minik8s(&ns, &["rollout", "undo", "mdeploy/web"])),
+        "minideployment.minik8s.dev/web rolled back\n"
+    );
+    let api = ns.api::<MiniDeployment>();
+    eventually(Duration::from_secs(60), "the rollback", || async {
+        image(&api.get("web").await.unwrap()) == "app:v1"
+    })
+    .await;
+    ok(minik8s(
+        &ns,
+        &["rollout", "status", "mdeploy/web", "--timeout", "60"],
+    ));
+
+    assert_eq!(
+        ok(minik8s(&ns, &["rollout", "pause", "mdeploy/web"])),
+        "minideployment.minik8s.dev/web paused\n"
+    );
+    assert!(api.get("web").await.unwrap().spec.paused);
+    assert!(
+        !minik8s(&ns, &["rollout", "pause", "mdeploy/web"])
+            .status
+            .success(),
+        "pausing twice is an error"
+    );
+    assert_eq!(
+        ok(minik8s(&ns, &["rollout", "resume", "mdeploy/web"])),
+        "minideployment.minik8s.dev/web resumed\n"
+    );
+
+    ok(minik8s(&ns, &["rollout", "restart", "mdeploy/web"]));
+    let d = api.get("web").await.unwrap();
+    assert!(
+        d.spec.template.raw()["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"]
+            .is_string()
+    );
+    ok(minik8s(
+        &ns,
+        &["rollout", "status", "mdeploy/web", "--timeout", "60"],
+    ));
+
+    // A rollout whose pods never become Ready: status fails once the deadline passes.
+    let patch = json!({"spec": {"template": {"metadata": {"annotations": {"sim.minik8s.dev/behavior": "never-ready"}}}}});
+    api.patch(
+        "web",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&patch),
+    )
+    .await
+    .unwrap();
+    let stalled = minik8s(
+        &ns,
+        &["rollout", "status", "mdeploy/web", "--timeout", "60"],
+    );
+    assert!(!stalled.status.success());
+    assert!(String::from_utf8_lossy(&stalled.stderr).contains("exceeded its progress deadline"));
+
+    // As a kubectl plugin.
+    let plugins = std::env::temp_dir().join(format!("minik8s-plugin-{}", ns.name));
+    std::fs::create_dir_all(&plugins).unwrap();
+    let plugin = plugins.join("kubectl-minik8s");
+    let _ = std::fs::remove_file(&plugin);
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_minik8s"), &plugin).unwrap();
+    let path = format!("{}:{}", plugins.display(), std::env::var("PATH").unwrap());
+    let output = Command::new("kubectl")
+        .args([
+            "minik8s",
+            "rollout",
+            "history",
+            "mdeploy/web",
+            "--namespace",
+            &ns.name,
+        ])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert!(ok(output).starts_with("minideployment.minik8s.dev/web\nREVISION"));
+    let _ = std::fs::remove_dir_all(&plugins);
+    assert_eq!(d.name_any(), "web");
+    ns.cleanup().await;
+}
