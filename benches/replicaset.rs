@@ -5,13 +5,12 @@
 //!   --setting limited|unlimited   run one setting against the cluster in KUBECONFIG
 //!   --summary                     print the table of every setting measured
 
-use std::path::PathBuf;
-use std::process::{Child, Command};
+mod common;
+
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{DynamicObject, PostParams};
 use kube::core::ApiResource;
 use kube::{Api, Client, Resource};
@@ -43,34 +42,16 @@ struct Result {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|a| a == "--summary") {
+    let Some(setting) = common::setting_arg()? else {
         return summary();
-    }
-    let setting = args
-        .iter()
-        .position(|a| a == "--setting")
-        .and_then(|i| args.get(i + 1))
-        .context("usage: --setting limited|unlimited, or --summary")?
-        .clone();
-    let (qps, burst) = match setting.as_str() {
-        "limited" => (Some(20.0), Some(30)),
-        "unlimited" => (None, None),
-        other => bail!("unknown setting {other}"),
     };
-
+    let (qps, burst) = common::limits(&setting)?;
     let client = Client::try_default()
         .await
         .context("KUBECONFIG must point at the bench cluster")?;
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": NAMESPACE}}))?;
-    namespaces
-        .create(&PostParams::default(), &ns)
-        .await
-        .context("creating the bench namespace")?;
-    wait_for_default_service_account(&client).await?;
+    common::create_namespace(&client, NAMESPACE).await?;
 
-    let mut controller = start_minik8s(qps, burst)?;
+    let mut controller = common::start_minik8s("replicaset", qps, burst)?;
     // Let its informer list before the clock starts, as kube-controller-manager's has.
     tokio::time::sleep(Duration::from_secs(2)).await;
 
@@ -82,11 +63,8 @@ async fn main() -> anyhow::Result<()> {
 
     // Steady state: both sets' pods exist and both managers cache them all.
     tokio::time::sleep(Duration::from_secs(10)).await;
-    let minik8s_rss_mib = rss_mib(controller.id())?;
-    let kcm_pid: u32 = std::fs::read_to_string(std::env::var("MINIK8S_KCM_PIDFILE")?)?
-        .trim()
-        .parse()?;
-    let kcm_rss_mib = rss_mib(kcm_pid)?;
+    let minik8s_rss_mib = common::rss_mib(controller.id())?;
+    let kcm_rss_mib = common::kube_controller_manager_rss_mib()?;
     controller.kill()?;
     let _ = controller.wait();
 
@@ -103,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
         kube_controller_manager_rss_mib: kcm_rss_mib,
         memory_ratio: minik8s_rss_mib / kcm_rss_mib,
     };
-    let path = out_dir().join(format!("replicaset-{setting}.json"));
+    let path = common::out_dir().join(format!("replicaset-{setting}.json"));
     std::fs::write(&path, serde_json::to_string_pretty(&result)?)?;
     print_table(&[result]);
     eprintln!("[bench] wrote {}", path.display());
@@ -154,60 +132,19 @@ async fn time_to_ready<K: Resource<DynamicType = ()>>(
     }
 }
 
-fn start_minik8s(qps: Option<f64>, burst: Option<u32>) -> anyhow::Result<Child> {
-    let bin = std::env::var("MINIK8S_BIN").context("MINIK8S_BIN: the release minik8s binary")?;
-    let mut command = Command::new(bin);
-    command.args([
-        "controller-manager",
-        "--controllers",
-        "replicaset",
-        "--log-level",
-        "warn",
-    ]);
-    command.args(["--kube-api-qps", &qps.unwrap_or(0.0).to_string()]);
-    command.args(["--kube-api-burst", &burst.unwrap_or(1).to_string()]);
-    Ok(command.spawn()?)
-}
-
-async fn wait_for_default_service_account(client: &Client) -> anyhow::Result<()> {
-    let accounts: Api<k8s_openapi::api::core::v1::ServiceAccount> =
-        Api::namespaced(client.clone(), NAMESPACE);
-    for _ in 0..300 {
-        if accounts.get_opt("default").await?.is_some() {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    bail!("no default service account in {NAMESPACE}")
-}
-
-fn rss_mib(pid: u32) -> anyhow::Result<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .context("no VmRSS")?
-        .parse()?;
-    Ok(kib / 1024.0)
-}
-
-fn out_dir() -> PathBuf {
-    std::env::var("MINIK8S_BENCH_OUT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from("target/bench"))
-}
-
 fn summary() -> anyhow::Result<()> {
     let results: Vec<Result> = ["limited", "unlimited"]
         .iter()
         .filter_map(|s| {
-            std::fs::read_to_string(out_dir().join(format!("replicaset-{s}.json"))).ok()
+            std::fs::read_to_string(common::out_dir().join(format!("replicaset-{s}.json"))).ok()
         })
         .map(|text| serde_json::from_str(&text))
         .collect::<serde_json::Result<_>>()?;
     if results.is_empty() {
-        bail!("no results under {}; run `make bench`", out_dir().display());
+        bail!(
+            "no results under {}; run `make bench`",
+            common::out_dir().display()
+        );
     }
     print_table(&results);
     Ok(())

@@ -16,14 +16,14 @@ log() { printf '[bench] %s\n' "$*" >&2; }
 cd "$root"
 log "building minik8s (release)"
 cargo build --locked --release --bin minik8s
-cargo bench --locked --no-run --bench replicaset
+cargo bench --locked --no-run --bench replicaset --bench deployment
 export MINIK8S_BIN="${CARGO_TARGET_DIR:-$root/target}/release/minik8s"
 export MINIK8S_BENCH_OUT="$root/target/bench"
 mkdir -p "$MINIK8S_BENCH_OUT"
 
 run_setting() {
   local setting="$1" kwok_args="$2"
-  export MINIK8S_CLUSTER_NAME="minik8s-bench-$setting" MINIK8S_NODES=20 MINIK8S_KWOKCTL_ARGS="$kwok_args"
+  export MINIK8S_CLUSTER_NAME="minik8s-bench-$setting" MINIK8S_NODES=30 MINIK8S_KWOKCTL_ARGS="$kwok_args"
   # shellcheck source=env.sh
   source "$here/env.sh"
   "$here/down.sh" 2>/dev/null || true
@@ -33,6 +33,7 @@ run_setting() {
   log "setting $setting on cluster $MINIK8S_CLUSTER_NAME"
   local status=0
   cargo bench --locked --bench replicaset -- --setting "$setting" || status=$?
+  cargo bench --locked --bench deployment -- --setting "$setting" || status=$?
   "$here/down.sh" 2>/dev/null || true
   return "$status"
 }
@@ -40,3 +41,4 @@ run_setting() {
 run_setting limited ""
 run_setting unlimited "--disable-qps-limits"
 cargo bench --locked --bench replicaset -- --summary
+cargo bench --locked --bench deployment -- --summary

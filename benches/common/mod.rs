@@ -1,0 +1,99 @@
+//! What the benchmarks share: the bench namespace, the minik8s process, memory readings and
+//! where results go.
+
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use kube::api::PostParams;
+use kube::{Api, Client};
+use serde_json::json;
+
+/// A setting: both controllers limited to kube-controller-manager's QPS, or neither.
+pub fn limits(setting: &str) -> anyhow::Result<(Option<f64>, Option<u32>)> {
+    match setting {
+        "limited" => Ok((Some(20.0), Some(30))),
+        "unlimited" => Ok((None, None)),
+        other => bail!("unknown setting {other}"),
+    }
+}
+
+/// The value of `--setting` among the arguments.
+pub fn setting_arg() -> anyhow::Result<Option<String>> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--summary") {
+        return Ok(None);
+    }
+    let setting = args
+        .iter()
+        .position(|a| a == "--setting")
+        .and_then(|i| args.get(i + 1))
+        .context("usage: --setting limited|unlimited, or --summary")?;
+    Ok(Some(setting.clone()))
+}
+
+/// Creates `namespace` and waits until pods can be created in it.
+pub async fn create_namespace(client: &Client, namespace: &str) -> anyhow::Result<()> {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": namespace}}))?;
+    namespaces
+        .create(&PostParams::default(), &ns)
+        .await
+        .context("creating the bench namespace")?;
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
+    for _ in 0..300 {
+        if accounts.get_opt("default").await?.is_some() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("no default service account in {namespace}")
+}
+
+/// Starts the release minik8s controller-manager with these controllers and limits.
+pub fn start_minik8s(
+    controllers: &str,
+    qps: Option<f64>,
+    burst: Option<u32>,
+) -> anyhow::Result<Child> {
+    let bin = std::env::var("MINIK8S_BIN").context("MINIK8S_BIN: the release minik8s binary")?;
+    let mut command = Command::new(bin);
+    command.args([
+        "controller-manager",
+        "--controllers",
+        controllers,
+        "--log-level",
+        "warn",
+    ]);
+    command.args(["--kube-api-qps", &qps.unwrap_or(0.0).to_string()]);
+    command.args(["--kube-api-burst", &burst.unwrap_or(1).to_string()]);
+    Ok(command.spawn()?)
+}
+
+/// Resident memory of a process, in MiB.
+pub fn rss_mib(pid: u32) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .context("no VmRSS")?
+        .parse()?;
+    Ok(kib / 1024.0)
+}
+
+/// Resident memory of the cluster's kube-controller-manager, in MiB.
+pub fn kube_controller_manager_rss_mib() -> anyhow::Result<f64> {
+    let pid: u32 = std::fs::read_to_string(std::env::var("MINIK8S_KCM_PIDFILE")?)?
+        .trim()
+        .parse()?;
+    rss_mib(pid)
+}
+
+pub fn out_dir() -> PathBuf {
+    std::env::var("MINIK8S_BENCH_OUT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from("target/bench"))
+}
