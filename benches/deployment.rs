@@ -39,6 +39,9 @@ struct Result {
     qps: Option<f64>,
     burst: Option<u32>,
     scenarios: Vec<Scenario>,
+    /// Resident memory at the end, with every pod of both scenarios in the caches.
+    minik8s_rss_mib: f64,
+    kube_controller_manager_rss_mib: f64,
 }
 
 #[tokio::main]
@@ -87,6 +90,9 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     scenarios.push(scenario("1000 replicas from zero to available", times));
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let minik8s_rss_mib = common::rss_mib(controller.id())?;
+    let kube_controller_manager_rss_mib = common::kube_controller_manager_rss_mib()?;
     controller.kill()?;
     let _ = controller.wait();
 
@@ -95,6 +101,8 @@ async fn main() -> anyhow::Result<()> {
         qps,
         burst,
         scenarios,
+        minik8s_rss_mib,
+        kube_controller_manager_rss_mib,
     };
     let path = common::out_dir().join(format!("deployment-{setting}.json"));
     std::fs::write(&path, serde_json::to_string_pretty(&result)?)?;
@@ -228,7 +236,7 @@ fn print_table(results: &[Result]) {
     );
     println!(
         "{:<10} {:>8} {:<40} {:>11} {:>11} {:>7}",
-        "setting", "limit", "scenario", "built-in s", "minik8s s", "ratio"
+        "setting", "limit", "scenario", "built-in", "minik8s", "ratio"
     );
     for r in results {
         let limit = r.qps.map_or("none".to_string(), |q| {
@@ -236,9 +244,18 @@ fn print_table(results: &[Result]) {
         });
         for s in &r.scenarios {
             println!(
-                "{:<10} {:>8} {:<40} {:>11.1} {:>11.1} {:>7.2}",
+                "{:<10} {:>8} {:<40} {:>9.1} s {:>9.1} s {:>7.2}",
                 r.setting, limit, s.name, s.builtin_seconds, s.mini_seconds, s.ratio
             );
         }
+        println!(
+            "{:<10} {:>8} {:<40} {:>7.1} MiB {:>7.1} MiB {:>7.2}",
+            r.setting,
+            limit,
+            "resident memory (kube-controller-manager)",
+            r.kube_controller_manager_rss_mib,
+            r.minik8s_rss_mib,
+            r.minik8s_rss_mib / r.kube_controller_manager_rss_mib
+        );
     }
 }
