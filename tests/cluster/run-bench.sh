@@ -23,7 +23,7 @@ mkdir -p "$MINIK8S_BENCH_OUT"
 
 run_setting() {
   local setting="$1" kwok_args="$2"
-  export MINIK8S_CLUSTER_NAME="minik8s-bench-$setting" MINIK8S_NODES=30 MINIK8S_KWOKCTL_ARGS="$kwok_args"
+  export MINIK8S_CLUSTER_NAME="minik8s-bench-$setting" MINIK8S_NODES=50 MINIK8S_KWOKCTL_ARGS="$kwok_args"
   # shellcheck source=env.sh
   source "$here/env.sh"
   "$here/down.sh" 2>/dev/null || true

@@ -95,19 +95,19 @@ fn image(rs: &MiniReplicaSet) -> String {
 /// Every pod state seen: the most pods at once, the fewest Ready ones, and the pod-template
 /// hashes that ever existed together.
 #[derive(Default, Debug)]
-struct Seen {
-    max_pods: usize,
-    min_ready: usize,
-    hashes_together: usize,
+pub struct Seen {
+    pub max_pods: usize,
+    pub min_ready: usize,
+    pub hashes_together: usize,
 }
 
-struct PodWatch {
+pub struct PodWatch {
     seen: Arc<Mutex<Seen>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl PodWatch {
-    async fn start(ns: &TestNamespace, app: &str) -> Self {
+    pub async fn start(ns: &TestNamespace, app: &str) -> Self {
         let api: Api<Pod> = Api::namespaced(ns.client.clone(), &ns.name);
         let seen = Arc::new(Mutex::new(Seen {
             min_ready: usize::MAX,
@@ -163,7 +163,7 @@ impl PodWatch {
         Self { seen, task }
     }
 
-    fn seen(&self) -> Seen {
+    pub fn seen(&self) -> Seen {
         let s = self.seen.lock().unwrap();
         Seen {
             max_pods: s.max_pods,

@@ -195,3 +195,202 @@ async fn builtin_and_mini_deployments_roll_out_alike() {
     assert_eq!(conditions(&m), conditions(&b));
     ns.cleanup().await;
 }
+
+/// Sizes of each set by revision, and its revision history, for one side.
+async fn history(ns: &TestNamespace, builtin: bool) -> Vec<(String, i32, String)> {
+    let prefix = if builtin {
+        "deployment.kubernetes.io"
+    } else {
+        "minik8s.dev"
+    };
+    let rows: Vec<(std::collections::BTreeMap<String, String>, i32)> = if builtin {
+        let list = ns
+            .api::<ReplicaSet>()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items;
+        list.into_iter()
+            .map(|rs| (rs.annotations().clone(), rs.spec.replicas.unwrap_or(0)))
+            .collect()
+    } else {
+        let list = ns
+            .api::<MiniReplicaSet>()
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items;
+        list.into_iter()
+            .map(|rs| (rs.annotations().clone(), rs.spec.replicas))
+            .collect()
+    };
+    let mut rows: Vec<(String, i32, String)> = rows
+        .into_iter()
+        .map(|(a, replicas)| {
+            let get = |k: &str| a.get(&format!("{prefix}/{k}")).cloned().unwrap_or_default();
+            (get("revision"), replicas, get("revision-history"))
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+async fn progressing_reason(ns: &TestNamespace, builtin: bool) -> String {
+    let (_, _, s) = status(ns, builtin).await;
+    s.conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_.as_deref() == Some("Progressing"))
+        .and_then(|c| c.reason.clone())
+        .unwrap_or_default()
+}
+
+/// Waits until both sides show the same set history and satisfy `check`, then returns it.
+async fn both_show(
+    ns: &TestNamespace,
+    what: &str,
+    check: impl Fn(&[(String, i32, String)]) -> bool,
+) -> Vec<(String, i32, String)> {
+    eventually(TIMEOUT, what, || async {
+        let (b, m) = (history(ns, true).await, history(ns, false).await);
+        b == m && check(&b)
+    })
+    .await;
+    history(ns, false).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_resized_rolled_back_and_paused_alike() {
+    let ns = TestNamespace::new("diff-deploy2").await;
+    let _controllers = Controllers::start(
+        &ns.name,
+        Some(minik8s::runtime::client::RateLimit::CONTROLLER_MANAGER),
+    );
+    for builtin in [true, false] {
+        let name = if builtin { "builtin" } else { "mini" };
+        let mut d = deployment(name);
+        d["spec"]["replicas"] = json!(4);
+        d["spec"]["progressDeadlineSeconds"] = json!(4);
+        d["spec"]["strategy"] =
+            json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 2, "maxUnavailable": 0}});
+        if builtin {
+            ns.create::<Deployment>(d).await.unwrap();
+        } else {
+            d["apiVersion"] = json!("minik8s.dev/v1alpha1");
+            d["kind"] = json!("MiniDeployment");
+            ns.create::<MiniDeployment>(d).await.unwrap();
+        }
+    }
+    both_complete(&ns).await;
+
+    // A rollout whose pods never become Ready stalls at 4 old + 2 new and times out.
+    patch_both(&ns, json!({"spec": {"template": {"metadata": {"annotations": {"sim.minik8s.dev/behavior": "never-ready"}}}}})).await;
+    for builtin in [true, false] {
+        eventually(TIMEOUT, "ProgressDeadlineExceeded", || async {
+            progressing_reason(&ns, builtin).await == "ProgressDeadlineExceeded"
+        })
+        .await;
+    }
+    let stalled = both_show(&ns, "the stalled sets", |h| h.len() == 2).await;
+    assert_eq!(stalled.iter().map(|r| r.1).collect::<Vec<_>>(), [4, 2]);
+
+    // Resized mid-rollout: 6 (4 + surge 2) → 10 (8 + 2), in proportion.
+    patch_both(&ns, json!({"spec": {"replicas": 8}})).await;
+    let resized = both_show(&ns, "proportional sizes", |h| {
+        h.iter().map(|r| r.1).sum::<i32>() == 10
+    })
+    .await;
+    assert_eq!(resized.iter().map(|r| r.1).collect::<Vec<_>>(), [7, 3]);
+
+    // Rolled back to revision 1 through each controller's rollback annotation.
+    let api_b = ns.api::<Deployment>();
+    let api_m = ns.api::<MiniDeployment>();
+    let annotate = |key: &str| json!({"metadata": {"annotations": {key: "1"}}});
+    api_b
+        .patch(
+            "builtin",
+            &PatchParams::default(),
+            &Patch::Merge(annotate("deprecated.deployment.rollback.to")),
+        )
+        .await
+        .unwrap();
+    api_m
+        .patch(
+            "mini",
+            &PatchParams::default(),
+            &Patch::Merge(annotate("minik8s.dev/rollback-to")),
+        )
+        .await
+        .unwrap();
+    both_complete(&ns).await;
+    let rolled_back = both_show(&ns, "the rollback", |h| h.iter().any(|r| r.0 == "3")).await;
+    assert_eq!(
+        rolled_back,
+        [
+            ("2".to_string(), 0, String::new()),
+            ("3".to_string(), 8, "1".to_string())
+        ]
+    );
+
+    // Paused: a template change waits, a resize happens; resumed: the rollout goes on.
+    patch_both(&ns, json!({"spec": {"paused": true}})).await;
+    patch_both(&ns, json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "app:v9"}]}}}})).await;
+    patch_both(&ns, json!({"spec": {"replicas": 5}})).await;
+    let paused = both_show(&ns, "scaling while paused", |h| h.iter().any(|r| r.1 == 5)).await;
+    assert_eq!(paused.len(), 2, "no new set while paused");
+    for builtin in [true, false] {
+        eventually(TIMEOUT, "DeploymentPaused", || async {
+            progressing_reason(&ns, builtin).await == "DeploymentPaused"
+        })
+        .await;
+    }
+    patch_both(&ns, json!({"spec": {"paused": false}})).await;
+    both_complete(&ns).await;
+    both_show(&ns, "the resumed rollout", |h| {
+        h.len() == 3 && h.iter().any(|r| r.0 == "4" && r.1 == 5)
+    })
+    .await;
+    let (_, _, b) = status(&ns, true).await;
+    let (_, _, m) = status(&ns, false).await;
+    assert_eq!(conditions(&m), conditions(&b));
+    ns.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recreate_alike() {
+    let ns = TestNamespace::new("diff-recreate").await;
+    let _controllers = Controllers::start(
+        &ns.name,
+        Some(minik8s::runtime::client::RateLimit::CONTROLLER_MANAGER),
+    );
+    for builtin in [true, false] {
+        let name = if builtin { "builtin" } else { "mini" };
+        let mut d = deployment(name);
+        d["spec"]["replicas"] = json!(3);
+        d["spec"]["strategy"] = json!({"type": "Recreate"});
+        if builtin {
+            ns.create::<Deployment>(d).await.unwrap();
+        } else {
+            d["apiVersion"] = json!("minik8s.dev/v1alpha1");
+            d["kind"] = json!("MiniDeployment");
+            ns.create::<MiniDeployment>(d).await.unwrap();
+        }
+    }
+    both_complete(&ns).await;
+    let watch_b = crate::deployment::PodWatch::start(&ns, "builtin").await;
+    let watch_m = crate::deployment::PodWatch::start(&ns, "mini").await;
+    patch_both(&ns, json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "app:v2"}]}}}})).await;
+    both_complete(&ns).await;
+    let (b, m) = (watch_b.seen(), watch_m.seen());
+    assert_eq!((b.hashes_together, b.min_ready), (1, 0), "built-in: {b:?}");
+    assert_eq!(
+        (m.hashes_together, m.min_ready, m.max_pods),
+        (b.hashes_together, b.min_ready, b.max_pods),
+        "mini: {m:?}"
+    );
+    assert_eq!(
+        history(&ns, false).await.len(),
+        history(&ns, true).await.len()
+    );
+    ns.cleanup().await;
+}
