@@ -33,6 +33,21 @@ fn deployment(name: &str) -> Value {
     })
 }
 
+/// Creates the built-in twin and the minik8s twin of `deployment(..)`, both changed by `edit`.
+async fn create_both(ns: &TestNamespace, edit: impl Fn(&mut Value)) {
+    for builtin in [true, false] {
+        let mut d = deployment(if builtin { "builtin" } else { "mini" });
+        edit(&mut d);
+        if builtin {
+            ns.create::<Deployment>(d).await.unwrap();
+        } else {
+            d["apiVersion"] = json!("minik8s.dev/v1alpha1");
+            d["kind"] = json!("MiniDeployment");
+            ns.create::<MiniDeployment>(d).await.unwrap();
+        }
+    }
+}
+
 async fn status(ns: &TestNamespace, builtin: bool) -> (Option<i64>, i32, DeploymentStatus) {
     if builtin {
         let d = ns.api::<Deployment>().get("builtin").await.unwrap();
@@ -156,12 +171,7 @@ async fn builtin_and_mini_deployments_roll_out_alike() {
         &ns.name,
         Some(minik8s::runtime::client::RateLimit::CONTROLLER_MANAGER),
     );
-    let builtin = deployment("builtin");
-    let mut mini = deployment("mini");
-    mini["apiVersion"] = json!("minik8s.dev/v1alpha1");
-    mini["kind"] = json!("MiniDeployment");
-    ns.create::<Deployment>(builtin).await.unwrap();
-    ns.create::<MiniDeployment>(mini).await.unwrap();
+    create_both(&ns, |_| {}).await;
     both_complete(&ns).await;
 
     // An image change, then a rollback-free second change, then a resize.
@@ -266,21 +276,13 @@ async fn stalled_resized_rolled_back_and_paused_alike() {
         &ns.name,
         Some(minik8s::runtime::client::RateLimit::CONTROLLER_MANAGER),
     );
-    for builtin in [true, false] {
-        let name = if builtin { "builtin" } else { "mini" };
-        let mut d = deployment(name);
+    create_both(&ns, |d| {
         d["spec"]["replicas"] = json!(4);
         d["spec"]["progressDeadlineSeconds"] = json!(4);
         d["spec"]["strategy"] =
             json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 2, "maxUnavailable": 0}});
-        if builtin {
-            ns.create::<Deployment>(d).await.unwrap();
-        } else {
-            d["apiVersion"] = json!("minik8s.dev/v1alpha1");
-            d["kind"] = json!("MiniDeployment");
-            ns.create::<MiniDeployment>(d).await.unwrap();
-        }
-    }
+    })
+    .await;
     both_complete(&ns).await;
 
     // A rollout whose pods never become Ready stalls at 4 old + 2 new and times out.
@@ -363,19 +365,11 @@ async fn recreate_alike() {
         &ns.name,
         Some(minik8s::runtime::client::RateLimit::CONTROLLER_MANAGER),
     );
-    for builtin in [true, false] {
-        let name = if builtin { "builtin" } else { "mini" };
-        let mut d = deployment(name);
+    create_both(&ns, |d| {
         d["spec"]["replicas"] = json!(3);
         d["spec"]["strategy"] = json!({"type": "Recreate"});
-        if builtin {
-            ns.create::<Deployment>(d).await.unwrap();
-        } else {
-            d["apiVersion"] = json!("minik8s.dev/v1alpha1");
-            d["kind"] = json!("MiniDeployment");
-            ns.create::<MiniDeployment>(d).await.unwrap();
-        }
-    }
+    })
+    .await;
     both_complete(&ns).await;
     let watch_b = crate::deployment::PodWatch::start(&ns, "builtin").await;
     let watch_m = crate::deployment::PodWatch::start(&ns, "mini").await;
