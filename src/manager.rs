@@ -14,7 +14,9 @@ use crate::controllers::deployment::{self, DeploymentController};
 use crate::controllers::replicaset::{self, ReplicaSetController};
 use crate::runtime::client::{self, RateLimit};
 use crate::runtime::events::EventRecorder;
+use crate::runtime::health::{self, Readiness};
 use crate::runtime::informer::Informer;
+use crate::runtime::leader::{Election, Leadership};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum ControllerName {
@@ -26,6 +28,10 @@ pub enum ControllerName {
 
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// Serve /healthz, /readyz and /metrics here.
+    pub health_address: Option<std::net::SocketAddr>,
+    /// Run the controllers only while holding this lease.
+    pub leader_election: Option<Election>,
     pub controllers: BTreeSet<ControllerName>,
     /// Client-side limit of each controller's client; None for no limit.
     pub rate_limit: Option<RateLimit>,
@@ -38,6 +44,8 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Self {
+            health_address: None,
+            leader_election: None,
             controllers: BTreeSet::from([ControllerName::Replicaset, ControllerName::Deployment]),
             rate_limit: Some(RateLimit::CONTROLLER_MANAGER),
             namespace: None,
@@ -51,6 +59,12 @@ impl Default for Options {
 pub enum Error {
     #[error("cannot reach the API server ({0}); set KUBECONFIG or run inside a cluster")]
     Connect(#[from] kube::Error),
+    #[error("cannot serve the health endpoints: {0}")]
+    Health(#[from] std::io::Error),
+    #[error("leader election failed: {0}")]
+    Election(#[from] kube_lease_manager::LeaseManagerError),
+    #[error("lost the leader lease; exiting so that a fresh start can compete for it again")]
+    LostLease,
 }
 
 /// Runs the controllers until `shutdown` completes, then lets syncs in flight finish.
@@ -101,12 +115,63 @@ pub async fn run(
         running.push(controller.run(shutdown.clone()).boxed());
     }
 
-    // Every handler is registered: start the shared watch. Nothing is spawned, so dropping
-    // this future stops everything at once.
+    // Every replica serves health and keeps its caches warm; /readyz turns ready once they
+    // have listed.
+    let readiness = Readiness::default();
+    if let Some(address) = options.health_address {
+        let listener = tokio::net::TcpListener::bind(address).await?;
+        tracing::info!(%address, "serving /healthz, /readyz and /metrics");
+        let router = health::router(readiness.clone());
+        tokio::spawn(async move { axum::serve(listener, router).await });
+    }
+    let caches = (pods.cache(), replica_sets.cache());
+    let mark_ready = async move {
+        caches.0.wait_synced().await;
+        caches.1.wait_synced().await;
+        readiness.set_ready();
+        std::future::pending::<()>().await
+    };
+    let election_client = match options.leader_election {
+        Some(_) => Some(client::build(options.rate_limit).await?),
+        None => None,
+    };
+    // Only the leader writes: the controllers start once the lease is held.
+    let controllers = async move {
+        let mut leadership = match (&options.leader_election, election_client) {
+            (Some(election), Some(client)) => {
+                let mut leadership = Leadership::start(client, election).await?;
+                tokio::select! {
+                    () = leadership.acquired() => {}
+                    () = shutdown.clone() => {
+                        leadership.release().await;
+                        return Ok(());
+                    }
+                }
+                Some(leadership)
+            }
+            _ => None,
+        };
+        let lost = async {
+            match leadership.as_mut() {
+                Some(l) => l.lost().await,
+                None => std::future::pending().await,
+            }
+        };
+        let outcome = tokio::select! {
+            _ = futures::future::join_all(running) => Ok(()),
+            () = lost => Err(Error::LostLease),
+        };
+        if let Some(leadership) = leadership {
+            leadership.release().await;
+        }
+        outcome
+    };
+    // Nothing else is spawned, so dropping this future stops everything at once.
     tokio::select! {
-        _ = futures::future::join_all(running) => {}
+        outcome = controllers => outcome?,
         () = pods.run() => {}
         () = replica_sets.run() => {}
+        () = mark_ready => {}
     }
     Ok(())
 }

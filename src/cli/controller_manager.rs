@@ -5,6 +5,7 @@ use clap::Args;
 
 use crate::manager::{self, ControllerName, Options};
 use crate::runtime::client::RateLimit;
+use crate::runtime::leader::Election;
 use crate::runtime::shutdown;
 use crate::runtime::telemetry::{self, LogFormat};
 
@@ -31,6 +32,23 @@ pub struct ControllerManagerArgs {
     #[arg(long, default_value_t = 5)]
     pub concurrent_deployment_syncs: u16,
 
+    /// Serve /healthz, /readyz and /metrics on this address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub health_address: std::net::SocketAddr,
+
+    /// Run the controllers only while holding a Lease, so that several replicas can run and
+    /// only one writes.
+    #[arg(long)]
+    pub leader_elect: bool,
+
+    /// Name of the Lease for --leader-elect.
+    #[arg(long, default_value = "minik8s-controller-manager")]
+    pub leader_elect_lease_name: String,
+
+    /// Namespace of the Lease (default: $POD_NAMESPACE, else `default`).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub leader_elect_namespace: String,
+
     /// Watch one namespace only (default: all namespaces).
     #[arg(long)]
     pub namespace: Option<String>,
@@ -45,7 +63,14 @@ pub struct ControllerManagerArgs {
 
 pub async fn run(args: ControllerManagerArgs) -> super::Result {
     telemetry::init(args.log_format, &args.log_level);
+    let leader_election = args.leader_elect.then(|| Election {
+        namespace: args.leader_elect_namespace.clone(),
+        lease: args.leader_elect_lease_name.clone(),
+        identity: identity(),
+    });
     let options = Options {
+        health_address: Some(args.health_address),
+        leader_election,
         controllers: args.controllers.iter().copied().collect(),
         rate_limit: RateLimit::new(args.kube_api_qps, args.kube_api_burst),
         namespace: args.namespace,
@@ -55,4 +80,12 @@ pub async fn run(args: ControllerManagerArgs) -> super::Result {
     tracing::info!(controllers = ?options.controllers, rate_limit = ?options.rate_limit, namespace = ?options.namespace, "starting controller-manager");
     manager::run(options, shutdown::signal()).await?;
     Ok(())
+}
+
+/// This replica's name in the election: the pod name in a cluster, else host and process.
+fn identity() -> String {
+    std::env::var("POD_NAME").unwrap_or_else(|_| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        format!("{}-{}", host.trim(), std::process::id())
+    })
 }

@@ -46,14 +46,96 @@ impl RateLimit {
 }
 
 /// A client for the cluster in KUBECONFIG (or the in-cluster service account), limited to
-/// `limit` requests per second when one is given.
+/// `limit` requests per second when one is given; its requests are counted in the metrics.
 pub async fn build(limit: Option<RateLimit>) -> Result<Client, kube::Error> {
     let config = Config::infer().await.map_err(kube::Error::InferConfig)?;
-    let builder = ClientBuilder::try_from(config)?;
+    let builder = ClientBuilder::try_from(config)?.with_layer(&CountRequestsLayer);
     Ok(match limit {
         Some(limit) => builder.with_layer(&RateLimitLayer::new(limit)).build(),
         None => builder.build(),
     })
+}
+
+/// Counts API requests by verb and status code (`minik8s_api_requests_total`).
+#[derive(Clone, Copy)]
+pub struct CountRequestsLayer;
+
+impl<S> Layer<S> for CountRequestsLayer {
+    type Service = CountRequests<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CountRequests(inner)
+    }
+}
+
+pub struct CountRequests<S>(S);
+
+impl<S, B> Service<http::Request<B>> for CountRequests<S>
+where
+    S: Service<http::Request<B>>,
+    S::Response: StatusOf,
+    S::Future: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let verb = verb(&request);
+        let response = self.0.call(request);
+        Box::pin(async move {
+            let response = response.await;
+            let code = response.as_ref().map_or(0, StatusOf::status_code);
+            super::metrics::global().request(verb, code);
+            response
+        })
+    }
+}
+
+/// True for a path naming a collection (`/api/v1/pods`, `/apis/g/v/namespaces/ns/things`)
+/// rather than one object or a subresource.
+fn is_collection(path: &str) -> bool {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let rest = match segments.first() {
+        Some(&"api") => segments.get(2..),
+        Some(&"apis") => segments.get(3..),
+        _ => None,
+    };
+    let Some(mut rest) = rest else { return false };
+    if rest.len() >= 3 && rest[0] == "namespaces" {
+        rest = &rest[2..];
+    }
+    rest.len() == 1
+}
+
+/// The HTTP status of a response, whatever its body type.
+pub trait StatusOf {
+    fn status_code(&self) -> u16;
+}
+
+impl<B> StatusOf for http::Response<B> {
+    fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+}
+
+/// The Kubernetes verb of a request: get, list, watch, create, update, patch, delete.
+fn verb<B>(request: &http::Request<B>) -> &'static str {
+    let query = request.uri().query().unwrap_or_default();
+    match *request.method() {
+        http::Method::GET if query.contains("watch=true") || query.contains("watch=1") => "watch",
+        http::Method::GET if is_collection(request.uri().path()) => "list",
+        http::Method::GET => "get",
+        http::Method::POST => "create",
+        http::Method::PUT => "update",
+        http::Method::PATCH => "patch",
+        http::Method::DELETE => "delete",
+        _ => "other",
+    }
 }
 
 /// A tower layer that makes every request wait for a token of a shared bucket.
@@ -128,6 +210,44 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
+
+    #[test]
+    fn requests_are_named_by_their_kubernetes_verb() {
+        let verb_of = |method: &str, uri: &str| {
+            verb(
+                &http::Request::builder()
+                    .method(method)
+                    .uri(uri)
+                    .body(())
+                    .unwrap(),
+            )
+        };
+        assert_eq!(verb_of("GET", "/api/v1/pods?limit=500"), "list");
+        assert_eq!(verb_of("GET", "/api/v1/namespaces/ns/pods"), "list");
+        assert_eq!(verb_of("GET", "/api/v1/namespaces"), "list");
+        assert_eq!(verb_of("GET", "/api/v1/namespaces/ns"), "get");
+        assert_eq!(verb_of("GET", "/api/v1/namespaces/ns/pods/webs"), "get");
+        assert_eq!(
+            verb_of(
+                "GET",
+                "/apis/minik8s.dev/v1alpha1/namespaces/ns/minireplicasets"
+            ),
+            "list"
+        );
+        assert_eq!(
+            verb_of(
+                "GET",
+                "/apis/minik8s.dev/v1alpha1/namespaces/ns/minideployments/web/scale"
+            ),
+            "get"
+        );
+        assert_eq!(
+            verb_of("GET", "/api/v1/pods?watch=true&resourceVersion=1"),
+            "watch"
+        );
+        assert_eq!(verb_of("PATCH", "/api/v1/namespaces/ns/pods/a"), "patch");
+        assert_eq!(verb_of("POST", "/api/v1/namespaces/ns/pods"), "create");
+    }
 
     #[test]
     fn zero_or_negative_qps_means_unlimited() {

@@ -173,6 +173,11 @@ where
     }
 
     fn apply(&self, event: Event<K>, relist: &mut Option<Vec<Arc<K>>>) {
+        self.apply_event(event, relist);
+        super::metrics::global().cached(&K::kind(&()), self.cache.len());
+    }
+
+    fn apply_event(&self, event: Event<K>, relist: &mut Option<Vec<Arc<K>>>) {
         let event = event.modify(strip_managed_fields);
         match event {
             Event::Init => *relist = Some(Vec::new()),

@@ -3,6 +3,9 @@
 
 pub mod client;
 pub mod events;
+pub mod health;
 pub mod informer;
+pub mod leader;
+pub mod metrics;
 pub mod shutdown;
 pub mod telemetry;

@@ -5,6 +5,7 @@
 #   kube-apiserver, kube-controller-manager, kube-scheduler, kubectl  <- k8s.io/kubernetes
 #   etcd                                                               <- go.etcd.io/etcd/server/v3
 #   kwok, kwokctl                                                      <- sigs.k8s.io/kwok
+#   helm (kept in a folder of its own, linked into the bin directory)  <- helm.sh/helm/v4
 #
 # Everything comes from the Go module proxy; nothing else is downloaded.
 set -euo pipefail
@@ -49,5 +50,15 @@ build_kube kubectl k8s.io/kubernetes/cmd/kubectl "$KUBE_VERSION"
 build_kube etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
 go_install kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
 go_install kwokctl "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
+
+helm_dir="$MINIK8S_CACHE/helm-$HELM_VERSION"
+if [ ! -x "$helm_dir/helm" ]; then
+  log "installing helm $HELM_VERSION from helm.sh/helm/v4 (first time only)"
+  t0=$SECONDS
+  mkdir -p "$helm_dir"
+  GOFLAGS="-trimpath" GOBIN="$helm_dir" go install -ldflags "-s -w" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
+  log "installed helm in $((SECONDS - t0))s"
+fi
+ln -sfn "$helm_dir/helm" "$bin/helm"
 
 echo "$bin"

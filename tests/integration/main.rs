@@ -9,6 +9,7 @@ mod deployment;
 mod differential_deployment;
 mod differential_replicaset;
 mod fixtures;
+mod leader_election;
 mod replicaset;
 mod rollout_cli;
 mod roundtrip;

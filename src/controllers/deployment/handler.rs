@@ -24,9 +24,13 @@ pub struct Waker {
 
 impl Waker {
     fn wake(&self, namespace: &str, name: &str) {
-        let _ = self
+        if self
             .trigger
-            .unbounded_send(ObjectRef::new(name).within(namespace));
+            .unbounded_send(ObjectRef::new(name).within(namespace))
+            .is_ok()
+        {
+            crate::runtime::metrics::global().pending(super::CONTROLLER_NAME, 1);
+        }
     }
 
     /// The name of the MiniDeployment controlling an object with these owner references.

@@ -102,7 +102,10 @@ impl DeploymentController {
         self.context.pods.wait_synced().await;
         tracing::info!(controller = CONTROLLER_NAME, "starting");
         self.controller
-            .reconcile_on(self.triggers)
+            .reconcile_on(
+                self.triggers
+                    .inspect(|_| crate::runtime::metrics::global().pending(CONTROLLER_NAME, -1)),
+            )
             .graceful_shutdown_on(shutdown)
             .run(reconcile, error_policy, self.context)
             .for_each(|result| async move {
@@ -127,7 +130,10 @@ async fn reconcile(cached: Arc<CachedDeployment>, ctx: Arc<Context>) -> Result<A
             return Ok(Action::await_change());
         }
     };
-    let action = sync::sync(d, &ctx).await?;
+    let started = std::time::Instant::now();
+    let result = sync::sync(d, &ctx).await;
+    crate::runtime::metrics::global().sync_done(CONTROLLER_NAME, result.is_ok(), started.elapsed());
+    let action = result?;
     ctx.backoff.succeeded(&key_of(&cached));
     Ok(action)
 }

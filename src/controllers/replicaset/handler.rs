@@ -36,9 +36,13 @@ impl PodHandler {
 
     fn enqueue(&self, namespace: &str, name: &str) {
         // The receiver only goes away at shutdown.
-        let _ = self
+        if self
             .trigger
-            .unbounded_send(ObjectRef::new(name).within(namespace));
+            .unbounded_send(ObjectRef::new(name).within(namespace))
+            .is_ok()
+        {
+            crate::runtime::metrics::global().pending(super::CONTROLLER_NAME, 1);
+        }
     }
 
     /// The MiniReplicaSet controlling `pod` as (name, uid), if one does.

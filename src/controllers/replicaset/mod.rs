@@ -110,7 +110,10 @@ impl ReplicaSetController {
         pods.wait_synced().await;
         tracing::info!(controller = CONTROLLER_NAME, "starting");
         self.controller
-            .reconcile_on(self.triggers)
+            .reconcile_on(
+                self.triggers
+                    .inspect(|_| crate::runtime::metrics::global().pending(CONTROLLER_NAME, -1)),
+            )
             .graceful_shutdown_on(shutdown)
             .run(sync::reconcile, error_policy, self.context)
             .for_each(|result| async move {

@@ -32,7 +32,14 @@ pub async fn reconcile(cached: Arc<CachedReplicaSet>, ctx: Arc<Context>) -> Resu
             return Ok(Action::await_change());
         }
     };
-    let action = sync(rs, &ctx).await?;
+    let started = std::time::Instant::now();
+    let result = sync(rs, &ctx).await;
+    crate::runtime::metrics::global().sync_done(
+        super::CONTROLLER_NAME,
+        result.is_ok(),
+        started.elapsed(),
+    );
+    let action = result?;
     ctx.backoff.succeeded(&key_of(&cached));
     Ok(action)
 }

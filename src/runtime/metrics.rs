@@ -1,0 +1,144 @@
+//! Prometheus metrics of the process: syncs per controller (count, errors, duration), API
+//! requests by verb and status code, and informer cache sizes. One registry per process, as
+//! Prometheus client libraries keep it.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SyncLabels {
+    pub controller: String,
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ControllerLabel {
+    pub controller: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub verb: String,
+    pub code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: String,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    syncs: Family<SyncLabels, Counter>,
+    sync_seconds: Family<ControllerLabel, Histogram>,
+    pending: Family<ControllerLabel, Gauge>,
+    requests: Family<RequestLabels, Counter>,
+    cached: Family<KindLabel, Gauge>,
+}
+
+static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+/// The process's metrics.
+pub fn global() -> &'static Metrics {
+    &METRICS
+}
+
+impl Metrics {
+    fn new() -> Self {
+        let mut registry = Registry::with_prefix("minik8s");
+        let syncs = Family::<SyncLabels, Counter>::default();
+        registry.register(
+            "syncs",
+            "Syncs by controller and result (success, error)",
+            syncs.clone(),
+        );
+        let sync_seconds = Family::<ControllerLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.001, 2.0, 16))
+        });
+        registry.register(
+            "sync_duration_seconds",
+            "Duration of syncs by controller",
+            sync_seconds.clone(),
+        );
+        let pending = Family::<ControllerLabel, Gauge>::default();
+        registry.register(
+            "queue_pending",
+            "Sync requests from watched objects not yet picked up",
+            pending.clone(),
+        );
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "api_requests",
+            "Requests to the API server by verb and HTTP status",
+            requests.clone(),
+        );
+        let cached = Family::<KindLabel, Gauge>::default();
+        registry.register(
+            "informer_objects",
+            "Objects in the informer caches by kind",
+            cached.clone(),
+        );
+        Self {
+            registry,
+            syncs,
+            sync_seconds,
+            pending,
+            requests,
+            cached,
+        }
+    }
+
+    pub fn sync_done(&self, controller: &str, ok: bool, took: Duration) {
+        let result = if ok { "success" } else { "error" };
+        self.syncs
+            .get_or_create(&SyncLabels {
+                controller: controller.into(),
+                result: result.into(),
+            })
+            .inc();
+        self.sync_seconds
+            .get_or_create(&ControllerLabel {
+                controller: controller.into(),
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    /// A watched object asked for a sync (+1) or the controller took one (-1).
+    pub fn pending(&self, controller: &str, delta: i64) {
+        self.pending
+            .get_or_create(&ControllerLabel {
+                controller: controller.into(),
+            })
+            .inc_by(delta);
+    }
+
+    pub fn request(&self, verb: &str, code: u16) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                verb: verb.into(),
+                code: code.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn cached(&self, kind: &str, objects: usize) {
+        self.cached
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .set(objects as i64);
+    }
+
+    /// The Prometheus text format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String");
+        out
+    }
+}
