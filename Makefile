@@ -38,8 +38,9 @@ bench: ## Benchmarks against the built-in controllers (not part of `make test`);
 	tests/cluster/run-bench.sh
 
 .PHONY: crds
-crds: ## Regenerate crds/ from the Rust types
+crds: ## Regenerate crds/ (and the Helm chart's copy) from the Rust types
 	$(CARGO) run --locked --quiet --bin minik8s -- crd --output-dir crds
+	rm -f charts/minik8s/crds/*.yaml && cp crds/*.yaml charts/minik8s/crds/
 
 .PHONY: cluster-up
 cluster-up: ## Start the local control plane (3 kwok nodes; MINIK8S_NODES=N for more)

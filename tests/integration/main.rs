@@ -2,6 +2,7 @@
 //! control plane for them when `KUBECONFIG` is not set.
 
 mod admission;
+mod chart;
 mod cluster;
 mod common;
 mod crds;

@@ -1,0 +1,230 @@
+//! The Helm chart: lint-clean, accepted by the API server, installable; and the controllers
+//! work with exactly the permissions it grants (and nothing more).
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use kube::api::{Patch, PatchParams};
+use minik8s::api::MiniDeployment;
+use serde_json::json;
+
+use crate::common::{TestNamespace, eventually, kubectl};
+
+fn chart() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("charts/minik8s")
+        .display()
+        .to_string()
+}
+
+fn helm(args: &[&str]) -> String {
+    let output = Command::new("helm")
+        .args(args)
+        .output()
+        .expect("helm is not on PATH; run the tests through `make test`");
+    assert!(
+        output.status.success(),
+        "helm {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn the_chart_is_lint_clean() {
+    let out = helm(&["lint", "--strict", &chart()]);
+    assert!(out.contains("0 chart(s) failed"), "{out}");
+}
+
+#[tokio::test]
+async fn rendered_manifests_pass_server_side_dry_run() {
+    let ns = TestNamespace::new("chart-render").await;
+    for values in [
+        vec![],
+        vec![
+            "--set",
+            "leaderElection.enabled=false,replicas=2,log.format=plain",
+        ],
+    ] {
+        let chart = chart();
+        let mut args = vec!["template", "minik8s", &chart, "--namespace", &ns.name];
+        args.extend(values);
+        let rendered = helm(&args);
+        let mut apply = Command::new("kubectl")
+            .args([
+                "apply",
+                "--dry-run=server",
+                "--namespace",
+                &ns.name,
+                "-f",
+                "-",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        apply
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(rendered.as_bytes())
+            .unwrap();
+        let output = apply.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "the API server refused the chart: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let out = String::from_utf8_lossy(&output.stdout);
+        for kind in [
+            "serviceaccount",
+            "clusterrole.rbac",
+            "clusterrolebinding.rbac",
+            "deployment.apps",
+            "service/",
+        ] {
+            assert!(out.contains(kind), "{kind} missing from:\n{out}");
+        }
+    }
+    ns.cleanup().await;
+}
+
+/// A kubeconfig for the chart's service account, from a fresh token.
+fn service_account_kubeconfig(namespace: &str, account: &str, path: &Path) {
+    let token = kubectl(&[
+        "create",
+        "token",
+        account,
+        "--namespace",
+        namespace,
+        "--duration",
+        "1h",
+    ]);
+    let server = kubectl(&[
+        "config",
+        "view",
+        "--minify",
+        "-o",
+        "jsonpath={.clusters[0].cluster.server}",
+    ]);
+    let ca = kubectl(&[
+        "config",
+        "view",
+        "--minify",
+        "--raw",
+        "--flatten",
+        "-o",
+        "jsonpath={.clusters[0].cluster.certificate-authority-data}",
+    ]);
+    let config = json!({
+        "apiVersion": "v1", "kind": "Config",
+        "clusters": [{"name": "c", "cluster": {"server": server, "certificate-authority-data": ca}}],
+        "users": [{"name": account, "user": {"token": token.trim()}}],
+        "contexts": [{"name": "sa", "context": {"cluster": "c", "user": account, "namespace": namespace}}],
+        "current-context": "sa"
+    });
+    std::fs::write(path, serde_json::to_string(&config).unwrap()).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn controllers_work_with_the_charts_service_account_and_nothing_more() {
+    let ns = TestNamespace::new("chart-rbac").await;
+    let release = format!("mk-{}", ns.name.rsplit('-').next().unwrap());
+    helm(&[
+        "install",
+        &release,
+        &chart(),
+        "--namespace",
+        &ns.name,
+        "--wait=false",
+    ]);
+    let account = format!("{release}-minik8s");
+    let config = std::env::temp_dir().join(format!("{}-kubeconfig.json", ns.name));
+    service_account_kubeconfig(&ns.name, &account, &config);
+
+    // The controllers as a local process, with the chart's identity (leader election too).
+    let mut controller = Command::new(env!("CARGO_BIN_EXE_minik8s"))
+        .args([
+            "controller-manager",
+            "--namespace",
+            &ns.name,
+            "--health-address",
+            "127.0.0.1:0",
+        ])
+        .args([
+            "--leader-elect",
+            "--leader-elect-namespace",
+            &ns.name,
+            "--leader-elect-lease-name",
+            "minik8s-controller-manager",
+        ])
+        .args(["--log-level", "warn"])
+        .env("KUBECONFIG", &config)
+        .spawn()
+        .unwrap();
+
+    let manifest = json!({
+        "apiVersion": "minik8s.dev/v1alpha1", "kind": "MiniDeployment",
+        "metadata": {"name": "web"},
+        "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "app", "image": "app:v1"}]}}}
+    });
+    ns.create::<MiniDeployment>(manifest).await.unwrap();
+    let api = ns.api::<MiniDeployment>();
+    let rolled_out = |image: &'static str| {
+        let api = api.clone();
+        move || {
+            let api = api.clone();
+            async move {
+                let d = api.get("web").await.unwrap();
+                let s = d.status.clone().map(|s| s.status).unwrap_or_default();
+                d.spec.template.raw()["spec"]["containers"][0]["image"] == image
+                    && s.observed_generation == d.metadata.generation
+                    && [s.updated_replicas, s.available_replicas, s.replicas] == [Some(3); 3]
+            }
+        }
+    };
+    eventually(
+        Duration::from_secs(90),
+        "the first rollout",
+        rolled_out("app:v1"),
+    )
+    .await;
+    let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "app:v2"}]}}}});
+    api.patch("web", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(90),
+        "the rolling update",
+        rolled_out("app:v2"),
+    )
+    .await;
+    assert!(
+        controller.try_wait().unwrap().is_none(),
+        "the controller exited: a permission is missing"
+    );
+
+    // Outside its role: refused.
+    let secrets = Command::new("kubectl")
+        .args(["get", "secrets", "--namespace", &ns.name])
+        .env("KUBECONFIG", &config)
+        .output()
+        .unwrap();
+    assert!(!secrets.status.success());
+    assert!(
+        String::from_utf8_lossy(&secrets.stderr).contains("forbidden"),
+        "{}",
+        String::from_utf8_lossy(&secrets.stderr)
+    );
+
+    let _ = controller.kill();
+    let _ = controller.wait();
+    let _ = std::fs::remove_file(&config);
+    helm(&["uninstall", &release, "--namespace", &ns.name]);
+    ns.cleanup().await;
+}
