@@ -30,7 +30,7 @@ unit: ## Unit tests and the CRD drift check (no cluster needed)
 	$(CARGO) test --locked --lib --bins --test crds
 
 .PHONY: integration
-integration: ## Integration tests against $$KUBECONFIG, or a local control plane started (and stopped) for them
+integration: ## Integration tests against KUBECONFIG, or a local control plane started (and stopped) for them
 	$(CLUSTER)/run-integration.sh
 
 .PHONY: bench
@@ -41,6 +41,27 @@ bench: ## Benchmarks against the built-in controllers (not part of `make test`);
 crds: ## Regenerate crds/ (and the Helm chart's copy) from the Rust types
 	$(CARGO) run --locked --quiet --bin minik8s -- crd --output-dir crds
 	rm -f charts/minik8s/crds/*.yaml && cp crds/*.yaml charts/minik8s/crds/
+
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+IMAGE ?= minik8s:$(VERSION)
+RELEASE_NAMESPACE ?= minik8s-system
+
+.PHONY: demo
+demo: ## Local control plane (or KUBECONFIG), chart, controllers, samples/ rolled side by side
+	$(CLUSTER)/demo.sh
+
+.PHONY: image
+image: ## Build the container image (needs Docker)
+	docker build -t $(IMAGE) .
+
+.PHONY: kind-load
+kind-load: ## Load the image into kind (minikube: minikube image load $(IMAGE))
+	kind load docker-image $(IMAGE)
+
+.PHONY: deploy
+deploy: ## helm upgrade --install the chart with that image into the KUBECONFIG cluster
+	helm upgrade --install minik8s charts/minik8s --namespace $(RELEASE_NAMESPACE) --create-namespace \
+	  --set image.repository=$(firstword $(subst :, ,$(IMAGE))) --set image.tag=$(VERSION)
 
 .PHONY: cluster-up
 cluster-up: ## Start the local control plane (3 kwok nodes; MINIK8S_NODES=N for more)
