@@ -4,14 +4,13 @@
 #   make kind-load        load it into kind (minikube: minikube image load minik8s:<version>)
 
 FROM rust:1.95-bookworm AS build
-RUN apt-get update \
- && apt-get install -y --no-install-recommends musl-tools \
- && rm -rf /var/lib/apt/lists/* \
- && rustup target add x86_64-unknown-linux-musl
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --target x86_64-unknown-linux-musl --bin minik8s \
- && cp target/x86_64-unknown-linux-musl/release/minik8s /minik8s
+# Statically linked, so the final image needs nothing but the binary. (tests/cluster/
+# build-image.sh builds the same binary and final stage without Docker.)
+RUN RUSTFLAGS="-C target-feature=+crt-static" \
+    cargo build --release --locked --target x86_64-unknown-linux-gnu --bin minik8s \
+ && cp target/x86_64-unknown-linux-gnu/release/minik8s /minik8s
 
 FROM scratch
 COPY --from=build /minik8s /minik8s

@@ -15,7 +15,7 @@ build: ## Build the minik8s binary
 	$(CARGO) build --locked --bin minik8s
 
 .PHONY: test
-test: fmt-check clippy unit integration ## Everything CI runs: format, lints, unit and integration tests
+test: fmt-check clippy unit integration image-test ## Everything CI runs: format, lints, unit and integration tests, image build
 
 .PHONY: fmt-check
 fmt-check: ## Check formatting
@@ -49,6 +49,10 @@ RELEASE_NAMESPACE ?= minik8s-system
 .PHONY: demo
 demo: ## Local control plane (or KUBECONFIG), chart, controllers, samples/ rolled side by side
 	$(CLUSTER)/demo.sh
+
+.PHONY: image-test
+image-test: ## Build and check the image without Docker (buildah, from Debian's packages)
+	$(CLUSTER)/build-image.sh
 
 .PHONY: image
 image: ## Build the container image (needs Docker)
