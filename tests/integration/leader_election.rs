@@ -1,46 +1,56 @@
-//! Two controller managers with leader election: only the lease holder runs the controllers;
-//! when it dies, the other takes over within the lease duration.
+//! Two controller-manager processes with leader election: only the lease holder runs the
+//! controllers; when it dies, the other takes over within the lease duration; a clean
+//! shutdown gives the lease up.
 
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use minik8s::api::MiniReplicaSet;
-use minik8s::manager::Options;
-use minik8s::runtime::leader::{Election, LEASE_SECONDS};
+use minik8s::runtime::leader::LEASE_SECONDS;
 
-use crate::common::{Controllers, TestNamespace, eventually};
+use crate::common::{TestNamespace, eventually};
 use crate::fixtures;
 use crate::replicaset::{active_pods, wait_for_status};
 
-fn replica(ns: &TestNamespace, identity: &str) -> Controllers {
-    Controllers::start_with(Options {
-        namespace: Some(ns.name.clone()),
-        rate_limit: None,
-        leader_election: Some(Election {
-            namespace: ns.name.clone(),
-            lease: "minik8s".into(),
-            identity: identity.into(),
-        }),
-        ..Default::default()
-    })
+fn replica(ns: &TestNamespace, identity: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_minik8s"))
+        .args([
+            "controller-manager",
+            "--namespace",
+            &ns.name,
+            "--health-address",
+            "127.0.0.1:0",
+        ])
+        .args([
+            "--leader-elect",
+            "--leader-elect-namespace",
+            &ns.name,
+            "--leader-elect-lease-name",
+            "minik8s",
+        ])
+        .args(["--kube-api-qps", "0", "--log-level", "warn"])
+        .env("POD_NAME", identity)
+        .spawn()
+        .expect("the minik8s binary runs")
 }
 
 async fn holder(ns: &TestNamespace) -> Option<String> {
     let lease = ns.api::<Lease>().get_opt("minik8s").await.unwrap()?;
-    lease.spec?.holder_identity
+    lease.spec?.holder_identity.filter(|h| !h.is_empty())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_standby_takes_over_when_the_leader_dies() {
     let ns = TestNamespace::new("leader").await;
-    let first = replica(&ns, "first");
+    let mut first = replica(&ns, "first");
     eventually(
         Duration::from_secs(30),
         "first to hold the lease",
         || async { holder(&ns).await.as_deref() == Some("first") },
     )
     .await;
-    let second = replica(&ns, "second");
+    let mut second = replica(&ns, "second");
     ns.create::<MiniReplicaSet>(fixtures::small_replicaset("web", 2, false))
         .await
         .unwrap();
@@ -51,8 +61,9 @@ async fn a_standby_takes_over_when_the_leader_dies() {
         "the standby took the lease from a live leader"
     );
 
-    // The leader dies without releasing the lease: the standby takes over once it expires.
-    first.kill();
+    // The leader dies (SIGKILL: no release): the standby takes over once the lease expires.
+    first.kill().unwrap();
+    first.wait().unwrap();
     let died = Instant::now();
     eventually(
         Duration::from_secs(2 * LEASE_SECONDS),
@@ -77,15 +88,16 @@ async fn a_standby_takes_over_when_the_leader_dies() {
     )
     .await;
 
-    // Shut down cleanly, it gives the lease up.
-    tokio::time::timeout(Duration::from_secs(10), second.stop())
+    // SIGTERM: a clean shutdown that gives the lease up.
+    Command::new("kill")
+        .args(["-TERM", &second.id().to_string()])
+        .status()
+        .unwrap();
+    let exited = tokio::task::spawn_blocking(move || second.wait())
         .await
-        .expect("graceful stop");
-    eventually(
-        Duration::from_secs(10),
-        "the lease to be released",
-        || async { holder(&ns).await.is_none_or(|h| h.is_empty()) },
-    )
-    .await;
+        .unwrap()
+        .unwrap();
+    assert!(exited.success(), "controller-manager exited with {exited}");
+    assert_eq!(holder(&ns).await, None, "the lease was not released");
     ns.cleanup().await;
 }
