@@ -5,6 +5,7 @@
 pub mod backoff;
 pub mod claim;
 pub mod deployment;
+pub mod driver;
 pub mod expectations;
 pub mod pod;
 pub mod ranking;

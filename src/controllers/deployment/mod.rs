@@ -15,15 +15,15 @@ pub mod util;
 
 use std::sync::Arc;
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::watcher;
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, Client};
 
 use crate::api::{MiniDeployment, MiniReplicaSet};
 use crate::controllers::backoff::Backoff;
+use crate::controllers::driver;
 use crate::runtime::events::EventRecorder;
 use crate::runtime::informer::{Cache, Informer};
 
@@ -100,47 +100,27 @@ impl DeploymentController {
     ) {
         self.context.replica_sets.wait_synced().await;
         self.context.pods.wait_synced().await;
-        tracing::info!(controller = CONTROLLER_NAME, "starting");
-        self.controller
-            .reconcile_on(
-                self.triggers
-                    .inspect(|_| crate::runtime::metrics::global().pending(CONTROLLER_NAME, -1)),
-            )
-            .graceful_shutdown_on(shutdown)
-            .run(reconcile, error_policy, self.context)
-            .for_each(|result| async move {
-                if let Err(error) = result {
-                    tracing::debug!(%error, "sync not completed");
-                }
-            })
-            .await;
-        tracing::info!(controller = CONTROLLER_NAME, "stopped");
+        driver::drive(
+            CONTROLLER_NAME,
+            self.controller,
+            self.triggers,
+            shutdown,
+            self.context,
+            sync_boxed,
+        )
+        .await;
     }
 }
 
-fn key_of(d: &CachedDeployment) -> String {
-    format!("{}/{}", d.namespace().unwrap_or_default(), d.name_any())
+impl driver::HasBackoff for Context {
+    fn backoff(&self) -> &Backoff {
+        &self.backoff
+    }
 }
 
-async fn reconcile(cached: Arc<CachedDeployment>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let d = match &cached.0 {
-        Ok(d) => d,
-        Err(invalid) => {
-            tracing::warn!(deployment = %key_of(&cached), error = %invalid, "cannot read object; fix it and it will be synced");
-            return Ok(Action::await_change());
-        }
-    };
-    let started = std::time::Instant::now();
-    let result = sync::sync(d, &ctx).await;
-    crate::runtime::metrics::global().sync_done(CONTROLLER_NAME, result.is_ok(), started.elapsed());
-    let action = result?;
-    ctx.backoff.succeeded(&key_of(&cached));
-    Ok(action)
-}
-
-fn error_policy(d: Arc<CachedDeployment>, error: &Error, context: Arc<Context>) -> Action {
-    let key = key_of(&d);
-    let delay = context.backoff.failed(&key);
-    tracing::warn!(deployment = %key, %error, retry_in = ?delay, "sync failed");
-    Action::requeue(delay)
+fn sync_boxed<'a>(
+    d: &'a MiniDeployment,
+    ctx: &'a Context,
+) -> futures::future::BoxFuture<'a, Result<Action, Error>> {
+    Box::pin(sync::sync(d, ctx))
 }

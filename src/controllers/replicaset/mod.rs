@@ -13,16 +13,16 @@ mod sync;
 
 use std::sync::Arc;
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::core::DeserializeGuard;
-use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::Store;
 use kube::runtime::watcher;
 use kube::{Api, Client};
 
 use crate::api::MiniReplicaSet;
 use crate::controllers::backoff::Backoff;
+use crate::controllers::driver;
 use crate::controllers::expectations::Expectations;
 use crate::runtime::events::EventRecorder;
 use crate::runtime::informer::{Cache, Informer};
@@ -108,27 +108,20 @@ impl ReplicaSetController {
         let pods = self.context.pods.clone();
         // Syncing before the pod cache is full would see no pods and create too many.
         pods.wait_synced().await;
-        tracing::info!(controller = CONTROLLER_NAME, "starting");
-        self.controller
-            .reconcile_on(
-                self.triggers
-                    .inspect(|_| crate::runtime::metrics::global().pending(CONTROLLER_NAME, -1)),
-            )
-            .graceful_shutdown_on(shutdown)
-            .run(sync::reconcile, error_policy, self.context)
-            .for_each(|result| async move {
-                if let Err(error) = result {
-                    tracing::debug!(%error, "sync not completed");
-                }
-            })
-            .await;
-        tracing::info!(controller = CONTROLLER_NAME, "stopped");
+        driver::drive(
+            CONTROLLER_NAME,
+            self.controller,
+            self.triggers,
+            shutdown,
+            self.context,
+            sync::sync_boxed,
+        )
+        .await;
     }
 }
 
-fn error_policy(rs: Arc<CachedReplicaSet>, error: &Error, context: Arc<Context>) -> Action {
-    let key = sync::key_of(&rs);
-    let delay = context.backoff.failed(&key);
-    tracing::warn!(replicaset = %key, %error, retry_in = ?delay, "sync failed");
-    Action::requeue(delay)
+impl driver::HasBackoff for Context {
+    fn backoff(&self) -> &Backoff {
+        &self.backoff
+    }
 }

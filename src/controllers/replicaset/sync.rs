@@ -15,33 +15,17 @@ use serde_json::json;
 
 use super::plan::{self, Plan};
 use super::status::{self, Failure};
-use super::{CONTROLLER_NAME, CachedReplicaSet, Context, Error};
+use super::{CONTROLLER_NAME, Context, Error};
 use crate::api::MiniReplicaSet;
 use crate::controllers::claim::{self, Claim, Owner};
 use crate::controllers::{pod, slow_start};
 
-pub fn key_of(rs: &CachedReplicaSet) -> String {
-    format!("{}/{}", rs.namespace().unwrap_or_default(), rs.name_any())
-}
-
-pub async fn reconcile(cached: Arc<CachedReplicaSet>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let rs = match &cached.0 {
-        Ok(rs) => rs,
-        Err(invalid) => {
-            tracing::warn!(replicaset = %key_of(&cached), error = %invalid, "cannot read object; fix it and it will be synced");
-            return Ok(Action::await_change());
-        }
-    };
-    let started = std::time::Instant::now();
-    let result = sync(rs, &ctx).await;
-    crate::runtime::metrics::global().sync_done(
-        super::CONTROLLER_NAME,
-        result.is_ok(),
-        started.elapsed(),
-    );
-    let action = result?;
-    ctx.backoff.succeeded(&key_of(&cached));
-    Ok(action)
+/// [`sync`] as the driver calls it.
+pub fn sync_boxed<'a>(
+    rs: &'a MiniReplicaSet,
+    ctx: &'a Context,
+) -> futures::future::BoxFuture<'a, Result<Action, Error>> {
+    Box::pin(sync(rs, ctx))
 }
 
 #[tracing::instrument(skip_all, fields(replicaset = %format!("{}/{}", rs.namespace().unwrap_or_default(), rs.name_any())))]
