@@ -448,8 +448,18 @@ impl<'a> Run<'a> {
     /// Scales `rs` to `to` and refreshes its replica annotations (upstream `scaleReplicaSet`);
     /// `force` writes the annotations even when the size stays. True when the size changed.
     async fn scale(&self, rs: &MiniReplicaSet, to: i32, force: bool) -> Result<bool, Error> {
+        Ok(self.scale_returning(rs, to, force).await?.0)
+    }
+
+    /// [`Self::scale`], also returning the set as written, if it was.
+    async fn scale_returning(
+        &self,
+        rs: &MiniReplicaSet,
+        to: i32,
+        force: bool,
+    ) -> Result<(bool, Option<MiniReplicaSet>), Error> {
         if !force && rs.spec.replicas == to {
-            return Ok(false);
+            return Ok((false, None));
         }
         let size_changes = rs.spec.replicas != to;
         let (desired, max) = (
@@ -458,7 +468,7 @@ impl<'a> Run<'a> {
         );
         if !size_changes && !util::replicas_annotations_need_update(rs.annotations(), desired, max)
         {
-            return Ok(false);
+            return Ok((false, None));
         }
         let patch = json!({
             "metadata": {
@@ -467,7 +477,8 @@ impl<'a> Run<'a> {
             },
             "spec": {"replicas": to}
         });
-        self.replica_sets
+        let written = self
+            .replica_sets
             .patch(
                 &rs.name_any(),
                 &PatchParams::default(),
@@ -482,7 +493,7 @@ impl<'a> Run<'a> {
                 rs.spec.replicas
             ));
         }
-        Ok(size_changes)
+        Ok((size_changes, Some(written)))
     }
 
     /// Carries out scale steps in order; a set may be scaled twice (cleanup, then scale-down).
@@ -496,11 +507,11 @@ impl<'a> Run<'a> {
             let Some(rs) = current.get_mut(&step.name) else {
                 continue;
             };
-            scaled |= self.scale(rs, step.to, false).await?;
-            rs.spec.replicas = step.to;
-            // The next write to this set must not be refused for the version we just replaced.
-            if let Ok(fresh) = self.replica_sets.get(&step.name).await {
-                *rs = fresh;
+            let (changed, written) = self.scale_returning(rs, step.to, false).await?;
+            scaled |= changed;
+            // A second step on this set must carry the version just written.
+            if let Some(written) = written {
+                *rs = written;
             }
         }
         Ok(scaled)
