@@ -81,8 +81,7 @@ async fn main() -> anyhow::Result<()> {
         kube_controller_manager_rss_mib: kcm_rss_mib,
         memory_ratio: minik8s_rss_mib / kcm_rss_mib,
     };
-    let path = common::out_dir().join(format!("replicaset-{setting}.json"));
-    std::fs::write(&path, serde_json::to_string_pretty(&result)?)?;
+    let path = common::save("replicaset", &setting, &result)?;
     print_table(&[result]);
     eprintln!("[bench] wrote {}", path.display());
     Ok(())
@@ -133,20 +132,7 @@ async fn time_to_ready<K: Resource<DynamicType = ()>>(
 }
 
 fn summary() -> anyhow::Result<()> {
-    let results: Vec<Result> = ["limited", "unlimited"]
-        .iter()
-        .filter_map(|s| {
-            std::fs::read_to_string(common::out_dir().join(format!("replicaset-{s}.json"))).ok()
-        })
-        .map(|text| serde_json::from_str(&text))
-        .collect::<serde_json::Result<_>>()?;
-    if results.is_empty() {
-        bail!(
-            "no results under {}; run `make bench`",
-            common::out_dir().display()
-        );
-    }
-    print_table(&results);
+    print_table(&common::load::<Result>("replicaset")?);
     Ok(())
 }
 

@@ -9,6 +9,8 @@ use anyhow::{Context, bail};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::PostParams;
 use kube::{Api, Client};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::json;
 
 /// A setting: both controllers limited to kube-controller-manager's QPS, or neither.
@@ -96,4 +98,26 @@ pub fn out_dir() -> PathBuf {
     std::env::var("MINIK8S_BENCH_OUT")
         .map(PathBuf::from)
         .unwrap_or_else(|_| PathBuf::from("target/bench"))
+}
+
+/// Writes one setting's results as `target/bench/<bench>-<setting>.json`.
+pub fn save<T: Serialize>(bench: &str, setting: &str, result: &T) -> anyhow::Result<PathBuf> {
+    let path = out_dir().join(format!("{bench}-{setting}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(result)?)?;
+    Ok(path)
+}
+
+/// The results of every setting measured so far, for `--summary`.
+pub fn load<T: DeserializeOwned>(bench: &str) -> anyhow::Result<Vec<T>> {
+    let results: Vec<T> = ["limited", "unlimited"]
+        .iter()
+        .filter_map(|setting| {
+            std::fs::read_to_string(out_dir().join(format!("{bench}-{setting}.json"))).ok()
+        })
+        .map(|text| serde_json::from_str(&text))
+        .collect::<serde_json::Result<_>>()?;
+    if results.is_empty() {
+        bail!("no results under {}; run `make bench`", out_dir().display());
+    }
+    Ok(results)
 }
