@@ -96,28 +96,50 @@ async fn patch_both(ns: &TestNamespace, patch: Value) {
         .unwrap();
 }
 
-/// (revision, image, spec.replicas) of each set, by revision.
-async fn sets(ns: &TestNamespace, builtin: bool) -> Vec<(String, String, i32)> {
-    let mut sets: Vec<(String, String, i32)> = if builtin {
+/// What the differential tests compare of a (Mini)ReplicaSet.
+struct SetFacts {
+    revision: String,
+    revision_history: String,
+    image: String,
+    replicas: i32,
+}
+
+/// The facts of every set on one side; each kind keeps its revisions under its own prefix.
+async fn set_facts(ns: &TestNamespace, builtin: bool) -> Vec<SetFacts> {
+    let facts =
+        |annotations: &std::collections::BTreeMap<String, String>, image: String, replicas: i32| {
+            let prefix = if builtin {
+                "deployment.kubernetes.io"
+            } else {
+                "minik8s.dev"
+            };
+            let get = |key: &str| {
+                annotations
+                    .get(&format!("{prefix}/{key}"))
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            SetFacts {
+                revision: get("revision"),
+                revision_history: get("revision-history"),
+                image,
+                replicas,
+            }
+        };
+    if builtin {
         let list = ns
             .api::<ReplicaSet>()
             .list(&ListParams::default())
             .await
             .unwrap()
             .items;
-        list.into_iter()
+        list.iter()
             .map(|rs| {
-                let revision = rs
-                    .annotations()
-                    .get("deployment.kubernetes.io/revision")
-                    .cloned()
+                let template = rs.spec.template.as_ref().and_then(|t| t.spec.as_ref());
+                let image = template
+                    .and_then(|t| t.containers[0].image.clone())
                     .unwrap_or_default();
-                let spec = rs.spec;
-                let image = spec.template.unwrap().spec.unwrap().containers[0]
-                    .image
-                    .clone()
-                    .unwrap_or_default();
-                (revision, image, spec.replicas.unwrap_or(0))
+                facts(rs.annotations(), image, rs.spec.replicas.unwrap_or(0))
             })
             .collect()
     } else {
@@ -127,21 +149,24 @@ async fn sets(ns: &TestNamespace, builtin: bool) -> Vec<(String, String, i32)> {
             .await
             .unwrap()
             .items;
-        list.into_iter()
+        list.iter()
             .map(|rs| {
-                let revision = rs
-                    .annotations()
-                    .get("minik8s.dev/revision")
-                    .cloned()
-                    .unwrap_or_default();
                 let image = rs.spec.template.raw()["spec"]["containers"][0]["image"]
                     .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                (revision, image, rs.spec.replicas)
+                    .unwrap_or_default();
+                facts(rs.annotations(), image.to_owned(), rs.spec.replicas)
             })
             .collect()
-    };
+    }
+}
+
+/// (revision, image, spec.replicas) of each set, by revision.
+async fn sets(ns: &TestNamespace, builtin: bool) -> Vec<(String, String, i32)> {
+    let mut sets: Vec<_> = set_facts(ns, builtin)
+        .await
+        .into_iter()
+        .map(|f| (f.revision, f.image, f.replicas))
+        .collect();
     sets.sort();
     sets
 }
@@ -208,38 +233,10 @@ async fn builtin_and_mini_deployments_roll_out_alike() {
 
 /// Sizes of each set by revision, and its revision history, for one side.
 async fn history(ns: &TestNamespace, builtin: bool) -> Vec<(String, i32, String)> {
-    let prefix = if builtin {
-        "deployment.kubernetes.io"
-    } else {
-        "minik8s.dev"
-    };
-    let rows: Vec<(std::collections::BTreeMap<String, String>, i32)> = if builtin {
-        let list = ns
-            .api::<ReplicaSet>()
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items;
-        list.into_iter()
-            .map(|rs| (rs.annotations().clone(), rs.spec.replicas.unwrap_or(0)))
-            .collect()
-    } else {
-        let list = ns
-            .api::<MiniReplicaSet>()
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items;
-        list.into_iter()
-            .map(|rs| (rs.annotations().clone(), rs.spec.replicas))
-            .collect()
-    };
-    let mut rows: Vec<(String, i32, String)> = rows
+    let mut rows: Vec<_> = set_facts(ns, builtin)
+        .await
         .into_iter()
-        .map(|(a, replicas)| {
-            let get = |k: &str| a.get(&format!("{prefix}/{k}")).cloned().unwrap_or_default();
-            (get("revision"), replicas, get("revision-history"))
-        })
+        .map(|f| (f.revision, f.replicas, f.revision_history))
         .collect();
     rows.sort();
     rows
