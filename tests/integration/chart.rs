@@ -9,7 +9,7 @@ use kube::api::{Patch, PatchParams};
 use minik8s::api::MiniDeployment;
 use serde_json::json;
 
-use crate::common::{TestNamespace, eventually, kubectl};
+use crate::common::{TestNamespace, controller_manager_process, eventually, kubectl};
 
 fn chart() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -147,22 +147,7 @@ async fn controllers_work_with_the_charts_service_account_and_nothing_more() {
     service_account_kubeconfig(&ns.name, &account, &config);
 
     // The controllers as a local process, with the chart's identity (leader election too).
-    let mut controller = Command::new(env!("CARGO_BIN_EXE_minik8s"))
-        .args([
-            "controller-manager",
-            "--namespace",
-            &ns.name,
-            "--health-address",
-            "127.0.0.1:0",
-        ])
-        .args([
-            "--leader-elect",
-            "--leader-elect-namespace",
-            &ns.name,
-            "--leader-elect-lease-name",
-            "minik8s-controller-manager",
-        ])
-        .args(["--log-level", "warn"])
+    let mut controller = controller_manager_process(&ns.name, "minik8s-controller-manager")
         .env("KUBECONFIG", &config)
         .spawn()
         .unwrap();

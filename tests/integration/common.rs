@@ -203,15 +203,11 @@ pub struct Controllers {
 impl Controllers {
     /// Starts the controller manager for `namespace`, unlimited or at `rate_limit`.
     pub fn start(namespace: &str, rate_limit: Option<minik8s::runtime::client::RateLimit>) -> Self {
-        Self::start_with(minik8s::manager::Options {
+        let options = minik8s::manager::Options {
             namespace: Some(namespace.to_owned()),
             rate_limit,
             ..Default::default()
-        })
-    }
-
-    /// Starts the controller manager with these options.
-    pub fn start_with(options: minik8s::manager::Options) -> Self {
+        };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let shutdown = async {
@@ -311,4 +307,27 @@ impl Drop for PodCounter {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// The `minik8s controller-manager` binary for `namespace`, electing a leader through the
+/// Lease `lease` there; callers add the identity (POD_NAME) or credentials (KUBECONFIG).
+pub fn controller_manager_process(namespace: &str, lease: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_minik8s"));
+    command
+        .args([
+            "controller-manager",
+            "--namespace",
+            namespace,
+            "--health-address",
+            "127.0.0.1:0",
+        ])
+        .args([
+            "--leader-elect",
+            "--leader-elect-namespace",
+            namespace,
+            "--leader-elect-lease-name",
+            lease,
+        ])
+        .args(["--log-level", "warn"]);
+    command
 }

@@ -9,27 +9,13 @@ use k8s_openapi::api::coordination::v1::Lease;
 use minik8s::api::MiniReplicaSet;
 use minik8s::runtime::leader::LEASE_SECONDS;
 
-use crate::common::{TestNamespace, eventually};
+use crate::common::{TestNamespace, controller_manager_process, eventually};
 use crate::fixtures;
 use crate::replicaset::{active_pods, wait_for_status};
 
 fn replica(ns: &TestNamespace, identity: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_minik8s"))
-        .args([
-            "controller-manager",
-            "--namespace",
-            &ns.name,
-            "--health-address",
-            "127.0.0.1:0",
-        ])
-        .args([
-            "--leader-elect",
-            "--leader-elect-namespace",
-            &ns.name,
-            "--leader-elect-lease-name",
-            "minik8s",
-        ])
-        .args(["--kube-api-qps", "0", "--log-level", "warn"])
+    controller_manager_process(&ns.name, "minik8s")
+        .args(["--kube-api-qps", "0"])
         .env("POD_NAME", identity)
         .spawn()
         .expect("the minik8s binary runs")
