@@ -9,9 +9,11 @@ pub mod crd;
 pub mod deployment;
 pub mod endpoints;
 pub mod pod_template;
+pub mod quantity;
 pub mod replicaset;
 mod schema;
 pub mod service;
+pub mod template_defaults;
 
 pub use deployment::{MiniDeployment, MiniDeploymentSpec, MiniDeploymentStatus};
 pub use endpoints::MiniEndpoints;

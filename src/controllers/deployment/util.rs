@@ -13,6 +13,7 @@ use kube::ResourceExt;
 use serde_json::Value;
 
 use crate::api::deployment::{RollingUpdateDeployment, StrategyType};
+use crate::api::template_defaults::semantic_form;
 use crate::api::{MiniDeployment, MiniReplicaSet};
 
 /// The label that tells the pods of one template from those of another.
@@ -98,7 +99,7 @@ pub fn max_unavailable(d: &MiniDeployment) -> i32 {
     }
 }
 
-/// The template without the pod-template-hash label: what "the same template" compares.
+/// The template without the pod-template-hash label, as written.
 pub fn template_without_hash(template: &serde_json::Map<String, Value>) -> Value {
     let mut template = template.clone();
     if let Some(Value::Object(labels)) = template
@@ -110,8 +111,22 @@ pub fn template_without_hash(template: &serde_json::Map<String, Value>) -> Value
     Value::Object(template)
 }
 
+/// Upstream `EqualIgnoreHash`: the templates are semantically equal once the hash label is
+/// set aside, as the built-in compares the templates the API server defaulted (see
+/// [`semantic_form`]). Equal as written is the common case and needs no more work.
 pub fn same_template(d: &MiniDeployment, rs: &MiniReplicaSet) -> bool {
-    template_without_hash(d.spec.template.raw()) == template_without_hash(rs.spec.template.raw())
+    same_templates(d.spec.template.raw(), rs.spec.template.raw())
+}
+
+pub fn same_templates(
+    a: &serde_json::Map<String, Value>,
+    b: &serde_json::Map<String, Value>,
+) -> bool {
+    let (a, b) = (template_without_hash(a), template_without_hash(b));
+    a == b || {
+        let form = |t: &Value| semantic_form(t.as_object().expect("a template is an object"));
+        form(&a) == form(&b)
+    }
 }
 
 /// pod-template-hash: FNV-32a over a stable dump of the template (JSON with sorted keys),
