@@ -58,24 +58,38 @@ pub fn reconcile_new_set(bounds: Bounds, all: &[SetView], new: &SetView) -> Opti
     (target != new.replicas).then_some(target)
 }
 
+/// What a rolling update does to its old sets in one sync (`reconcileOldReplicaSets`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OldSetsPlan {
+    /// Scale steps in the order they are carried out; a set may appear twice (its unhealthy
+    /// pods first, then its share of the scale-down).
+    pub steps: Vec<Scale>,
+    /// Set when a step would have raised an old set (its status still counts more available
+    /// pods than its new size, as after lowering replicas and changing the template at once).
+    /// Upstream refuses that step with this message and stops: the steps before it are
+    /// carried out, nothing after it, and the sync goes on as if nothing was scaled down.
+    pub refused: Option<String>,
+}
+
 /// Scale-downs of old sets in a rolling update (`reconcileOldReplicaSets`): first the
-/// unhealthy pods of old sets, oldest set first, then old sets by as much as availability
-/// above `replicas − maxUnavailable` allows. `old` are the active old sets.
-pub fn scale_down_old_sets(bounds: Bounds, old: &[SetView], new: &SetView) -> Vec<Scale> {
+/// unhealthy pods of old sets, oldest set first (`cleanupUnhealthyReplicas`), then old sets by
+/// as much as availability above `replicas − maxUnavailable` allows
+/// (`scaleDownOldReplicaSetsForRollingUpdate`). `old` are the active old sets.
+pub fn scale_down_old_sets(bounds: Bounds, old: &[SetView], new: &SetView) -> OldSetsPlan {
     let mut old: Vec<SetView> = old.to_vec();
     old.sort_by(oldest_first);
+    let mut plan = OldSetsPlan::default();
     if old.iter().map(|s| s.replicas).sum::<i32>() == 0 {
-        return Vec::new();
+        return plan;
     }
     let all_pods: i32 = old.iter().map(|s| s.replicas).sum::<i32>() + new.replicas;
     let min_available = bounds.replicas - bounds.max_unavailable;
     let new_unavailable = new.replicas - new.available;
     let max_scaled_down = all_pods - min_available - new_unavailable;
     if max_scaled_down <= 0 {
-        return Vec::new();
+        return plan;
     }
 
-    let mut steps = Vec::new();
     let mut cleaned = 0;
     for set in old.iter_mut() {
         if cleaned >= max_scaled_down {
@@ -85,9 +99,18 @@ pub fn scale_down_old_sets(bounds: Bounds, old: &[SetView], new: &SetView) -> Ve
             continue;
         }
         let count = (max_scaled_down - cleaned).min(set.replicas - set.available);
+        if count < 0 {
+            plan.refused = Some(format!(
+                "when cleaning up unhealthy replicas, got invalid request to scale down {} {} -> {}",
+                set.name,
+                set.replicas,
+                set.replicas - count
+            ));
+            return plan;
+        }
         set.replicas -= count;
         cleaned += count;
-        steps.push(Scale {
+        plan.steps.push(Scale {
             name: set.name.clone(),
             to: set.replicas,
         });
@@ -95,7 +118,7 @@ pub fn scale_down_old_sets(bounds: Bounds, old: &[SetView], new: &SetView) -> Ve
 
     let available: i32 = old.iter().map(|s| s.available).sum::<i32>() + new.available;
     if available <= min_available {
-        return steps;
+        return plan;
     }
     let to_scale_down = available - min_available;
     let mut scaled = 0;
@@ -109,12 +132,12 @@ pub fn scale_down_old_sets(bounds: Bounds, old: &[SetView], new: &SetView) -> Ve
         let count = set.replicas.min(to_scale_down - scaled);
         set.replicas -= count;
         scaled += count;
-        steps.push(Scale {
+        plan.steps.push(Scale {
             name: set.name.clone(),
             to: set.replicas,
         });
     }
-    steps
+    plan
 }
 
 /// Proportional scaling (upstream `scale`) when the deployment was resized mid-rollout or
@@ -272,9 +295,10 @@ mod tests {
         for (replicas, unavailable, old, new, old_available, new_available, expected) in cases {
             let old_set = set("old", 10, old, old_available, None);
             let new_set = set("new", 1, new, new_available, None);
-            let steps = scale_down_old_sets(b(replicas, 0, unavailable), &[old_set], &new_set);
+            let plan = scale_down_old_sets(b(replicas, 0, unavailable), &[old_set], &new_set);
+            assert_eq!(plan.refused, None);
             assert_eq!(
-                steps.last().map(|s| s.to),
+                plan.steps.last().map(|s| s.to),
                 expected,
                 "case {replicas}/{unavailable}/{old}/{new}/{old_available}"
             );
@@ -288,9 +312,9 @@ mod tests {
         let new = set("v3", 1, 2, 2, None);
         // replicas 6, surge 2, unavailable 1: budget 8 - 5 - 0 = 3; v1 loses its 2 unhealthy
         // pods, v2 its 1, then availability 5 - 5 leaves nothing more to scale down.
-        let steps = scale_down_old_sets(b(6, 2, 1), &[old, older], &new);
+        let plan = scale_down_old_sets(b(6, 2, 1), &[old, older], &new);
         assert_eq!(
-            steps,
+            plan.steps,
             [
                 Scale {
                     name: "v1".into(),
@@ -302,6 +326,43 @@ mod tests {
                 }
             ]
         );
+    }
+
+    /// Lowering replicas and changing the template in one apply leaves the old set with a
+    /// status that still counts more available pods than its new size. Upstream's
+    /// `cleanupUnhealthyReplicas` refuses to "scale it down" to a larger size; it must never
+    /// be raised.
+    #[test]
+    fn a_stale_old_set_is_never_raised() {
+        // The old set was lowered from 10 to 5 with the image change; its status still says
+        // 10 available. The new set was just created with 1 (surge 1 over 5).
+        let old = set("v1", 10, 5, 10, Some(11));
+        let new = set("v2", 1, 1, 0, None);
+        let plan = scale_down_old_sets(b(5, 1, 1), &[old], &new);
+        assert_eq!(plan.steps, []);
+        assert_eq!(
+            plan.refused.as_deref(),
+            Some(
+                "when cleaning up unhealthy replicas, got invalid request to scale down v1 5 -> 10"
+            )
+        );
+    }
+
+    #[test]
+    fn steps_before_a_refused_cleanup_are_kept() {
+        // The oldest set has unhealthy pods and is cleaned first; the next one is stale.
+        let oldest = set("v1", 30, 3, 1, None);
+        let stale = set("v2", 20, 2, 4, None);
+        let new = set("v3", 1, 1, 0, None);
+        let plan = scale_down_old_sets(b(4, 1, 2), &[stale, oldest], &new);
+        assert_eq!(
+            plan.steps,
+            [Scale {
+                name: "v1".into(),
+                to: 1
+            }]
+        );
+        assert!(plan.refused.is_some());
     }
 
     /// (name, age in minutes, replicas) of each set.
@@ -392,5 +453,80 @@ mod tests {
         assert_eq!(sets_to_delete(old, 1), ["r1", "r3"]);
         assert!(sets_to_delete(vec![c("r1", 1, true)], 1).is_empty());
         assert_eq!(sets_to_delete(vec![c("r1", 1, true)], 0), ["r1"]);
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        fn sets() -> impl Strategy<Value = (Bounds, Vec<SetView>, SetView)> {
+            let bounds =
+                (0..30i32, 0..10i32, 0..10i32).prop_map(|(replicas, surge, unavailable)| {
+                    // As the API allows: not both zero.
+                    let unavailable = if surge == 0 && unavailable == 0 {
+                        1
+                    } else {
+                        unavailable
+                    };
+                    b(replicas, surge, unavailable)
+                });
+            // Status may lag the spec either way: available anywhere in 0..=2×replicas+3.
+            let view = || (0..30i32, 0..63i32);
+            (bounds, prop::collection::vec(view(), 0..4), view()).prop_map(|(bounds, old, new)| {
+                let old = old
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (r, a))| {
+                        set(&format!("v{i}"), 100 - i as i64, r, a.min(2 * r + 3), None)
+                    })
+                    .collect();
+                let new = set("new", 1, new.0, new.1.min(2 * new.0 + 3), None);
+                (bounds, old, new)
+            })
+        }
+
+        proptest! {
+            /// Whatever the sets' status says, a rolling update never raises an old set, never
+            /// takes an old set below zero, cleans up only pods the status counts unavailable,
+            /// and scales down only what availability above `replicas − maxUnavailable` allows.
+            #[test]
+            fn old_sets_only_shrink_within_the_budget((bounds, old, new) in sets()) {
+                let plan = scale_down_old_sets(bounds, &old, &new);
+                let mut size: std::collections::BTreeMap<&str, i32> =
+                    old.iter().map(|s| (s.name.as_str(), s.replicas)).collect();
+                let mut removed = 0;
+                for step in &plan.steps {
+                    let before = size[step.name.as_str()];
+                    prop_assert!(step.to <= before, "{} raised {} -> {}", step.name, before, step.to);
+                    prop_assert!(step.to >= 0);
+                    removed += before - step.to;
+                    size.insert(&step.name, step.to);
+                }
+                let all: i32 = old.iter().map(|s| s.replicas).sum::<i32>() + new.replicas;
+                let min_available = bounds.replicas - bounds.max_unavailable;
+                let unhealthy: i32 = old.iter().map(|s| (s.replicas - s.available).max(0)).sum();
+                let available: i32 = old.iter().map(|s| s.available).sum::<i32>() + new.available;
+                let budget = (all - min_available - (new.replicas - new.available)).max(0);
+                prop_assert!(removed <= budget.min(unhealthy) + (available - min_available).max(0),
+                    "removed {removed}, budget {budget}, unhealthy {unhealthy}, available {available}");
+            }
+
+            /// The new set grows only within `replicas + maxSurge` and never past `replicas`.
+            #[test]
+            fn the_new_set_grows_within_the_surge((bounds, old, new) in sets()) {
+                let mut all = old.clone();
+                all.push(new.clone());
+                let total: i32 = all.iter().map(|s| s.replicas).sum();
+                if let Some(to) = reconcile_new_set(bounds, &all, &new) {
+                    if to > new.replicas {
+                        prop_assert!(to <= bounds.replicas);
+                        prop_assert!(total - new.replicas + to <= bounds.replicas + bounds.max_surge);
+                    } else {
+                        prop_assert_eq!(to, bounds.replicas);
+                    }
+                }
+            }
+        }
     }
 }

@@ -517,6 +517,27 @@ impl<'a> Run<'a> {
         Ok(scaled)
     }
 
+    /// Upstream `reconcileOldReplicaSets`: true when an old set was scaled down. As upstream,
+    /// a refused step or a failed write ends this phase without failing the sync: the status
+    /// is still written, and the sets' own updates bring the next sync.
+    async fn scale_down_old_sets(&self, all_sets: &[Set], old: &[Set], new: &Set) -> bool {
+        let old_active: Vec<SetView> = util::active(old).iter().map(|rs| view(rs)).collect();
+        let plan = plan::scale_down_old_sets(bounds(&self.d), &old_active, &view(new));
+        let deployment = self.d.name_any();
+        match self.apply_steps(all_sets, plan.steps).await {
+            Err(error) => {
+                tracing::warn!(%deployment, %error, "could not scale down old replica sets");
+                false
+            }
+            Ok(_) if plan.refused.is_some() => {
+                let refused = plan.refused.unwrap_or_default();
+                tracing::warn!(%deployment, %refused, "old replica sets left as they are");
+                false
+            }
+            Ok(scaled) => scaled,
+        }
+    }
+
     async fn is_scaling_event(&mut self, sets: &[Set]) -> Result<bool, Error> {
         let (new, old) = self.new_and_old(sets, false).await?;
         Ok(util::active(&all(&old, new.as_ref()))
@@ -583,9 +604,7 @@ impl<'a> Run<'a> {
         {
             return self.rollout_status(&all_sets, Some(&new)).await;
         }
-        let old_active: Vec<SetView> = util::active(&old).iter().map(|rs| view(rs)).collect();
-        let steps = plan::scale_down_old_sets(bounds(&self.d), &old_active, &view(&new));
-        if self.apply_steps(&all_sets, steps).await? {
+        if self.scale_down_old_sets(&all_sets, &old, &new).await {
             return self.rollout_status(&all_sets, Some(&new)).await;
         }
         if util::is_complete(&self.d, &self.status()) {
