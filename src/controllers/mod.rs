@@ -11,3 +11,6 @@ pub mod pod;
 pub mod ranking;
 pub mod replicaset;
 pub mod slow_start;
+
+#[cfg(test)]
+mod upstream_tests;

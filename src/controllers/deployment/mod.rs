@@ -13,6 +13,9 @@ pub mod status;
 mod sync;
 pub mod util;
 
+#[cfg(test)]
+mod upstream_tests;
+
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;

@@ -28,7 +28,7 @@ pub fn calculate(
         ready_replicas: Some(util::ready_replicas(all)),
         available_replicas: Some(available),
         unavailable_replicas: Some(unavailable),
-        terminating_replicas: Some(util::terminating_replicas(all)),
+        terminating_replicas: terminating_replicas(all),
         collision_count: previous.collision_count,
         conditions: previous.conditions,
     };
@@ -51,6 +51,23 @@ pub fn calculate(
     };
     util::set_condition(&mut status, condition);
     status
+}
+
+/// Terminating pods over the sets (upstream `GetTerminatingReplicaCountForReplicaSets`): a set
+/// not yet observed by its controller counts as 0, but an observed set that does not report
+/// the count (written by a controller that does not track it) makes the total unknown, so
+/// the deployment reports none rather than a number that is too low.
+fn terminating_replicas(all: &[Arc<MiniReplicaSet>]) -> Option<i32> {
+    let mut total = 0;
+    for rs in all {
+        let status = rs.status.as_ref().map(|s| &s.status);
+        match status.and_then(|s| s.terminating_replicas) {
+            Some(count) => total += count,
+            None if status.and_then(|s| s.observed_generation).unwrap_or(0) == 0 => {}
+            None => return None,
+        }
+    }
+    Some(total)
 }
 
 /// A progress deadline of i32::MAX means none, as upstream.

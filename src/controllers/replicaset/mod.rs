@@ -11,6 +11,9 @@ pub mod plan;
 pub mod status;
 mod sync;
 
+#[cfg(test)]
+mod upstream_tests;
+
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
