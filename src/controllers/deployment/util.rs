@@ -170,10 +170,11 @@ impl Fnv32a {
     }
 }
 
-/// `<deployment>-<hash>`, the deployment name cut so that the whole fits 253 characters.
+/// `<deployment>-<hash>`, the deployment name cut so that the whole fits 253 characters
+/// (upstream `generateReplicaSetName`: a hash that leaves no room keeps the whole name).
 pub fn replicaset_name(deployment: &str, hash: &str) -> String {
-    let room = 253 - 1 - hash.len();
-    let base = if deployment.len() > room {
+    let room = 253usize.saturating_sub(1 + hash.len());
+    let base = if deployment.len() > room && room > 0 {
         &deployment[..room]
     } else {
         deployment
@@ -315,11 +316,18 @@ pub fn set_replicas_annotations(
 }
 
 pub fn desired_replicas_annotation(rs: &MiniReplicaSet) -> Option<i32> {
-    rs.annotations().get(DESIRED_REPLICAS)?.parse().ok()
+    non_negative_annotation(rs, DESIRED_REPLICAS)
 }
 
 pub fn max_replicas_annotation(rs: &MiniReplicaSet) -> Option<i32> {
-    rs.annotations().get(MAX_REPLICAS)?.parse().ok()
+    non_negative_annotation(rs, MAX_REPLICAS)
+}
+
+/// Upstream `getNonNegativeInt32FromAnnotation`: a count from 0 to 2³¹−1, anything else as
+/// if the annotation were missing.
+fn non_negative_annotation(rs: &MiniReplicaSet, key: &str) -> Option<i32> {
+    let value: u32 = rs.annotations().get(key)?.parse().ok()?;
+    i32::try_from(value).ok()
 }
 
 /// Sets with pods wanted (`spec.replicas` > 0).
@@ -351,12 +359,6 @@ pub fn ready_replicas(sets: &[Arc<MiniReplicaSet>]) -> i32 {
 pub fn available_replicas(sets: &[Arc<MiniReplicaSet>]) -> i32 {
     sets.iter()
         .map(|rs| status_of(rs).available_replicas.unwrap_or(0))
-        .sum()
-}
-
-pub fn terminating_replicas(sets: &[Arc<MiniReplicaSet>]) -> i32 {
-    sets.iter()
-        .map(|rs| status_of(rs).terminating_replicas.unwrap_or(0))
         .sum()
 }
 
