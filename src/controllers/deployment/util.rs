@@ -113,7 +113,7 @@ pub fn template_without_hash(template: &serde_json::Map<String, Value>) -> Value
 
 /// Upstream `EqualIgnoreHash`: the templates are semantically equal once the hash label is
 /// set aside, as the built-in compares the templates the API server defaulted (see
-/// [`semantic_form`]). Equal as written is the common case and needs no more work.
+/// [`semantic_form`]).
 pub fn same_template(d: &MiniDeployment, rs: &MiniReplicaSet) -> bool {
     same_templates(d.spec.template.raw(), rs.spec.template.raw())
 }
@@ -122,10 +122,28 @@ pub fn same_templates(
     a: &serde_json::Map<String, Value>,
     b: &serde_json::Map<String, Value>,
 ) -> bool {
-    let (a, b) = (template_without_hash(a), template_without_hash(b));
-    a == b || {
+    TemplateMatcher::new(a).matches(b)
+}
+
+/// Compares templates with one template, working out that one's semantic form at most once.
+/// Equal as written is the common case and needs no more work.
+pub struct TemplateMatcher {
+    written: Value,
+    form: std::cell::OnceCell<Value>,
+}
+
+impl TemplateMatcher {
+    pub fn new(template: &serde_json::Map<String, Value>) -> Self {
+        Self {
+            written: template_without_hash(template),
+            form: std::cell::OnceCell::new(),
+        }
+    }
+
+    pub fn matches(&self, other: &serde_json::Map<String, Value>) -> bool {
+        let other = template_without_hash(other);
         let form = |t: &Value| semantic_form(t.as_object().expect("a template is an object"));
-        form(&a) == form(&b)
+        other == self.written || form(&other) == *self.form.get_or_init(|| form(&self.written))
     }
 }
 
@@ -202,7 +220,11 @@ pub fn split_new_and_old(
 ) -> (Option<Arc<MiniReplicaSet>>, Vec<Arc<MiniReplicaSet>>) {
     let mut sorted = sets.to_vec();
     sort_by_creation(&mut sorted);
-    let new = sorted.iter().find(|rs| same_template(d, rs)).cloned();
+    let template = TemplateMatcher::new(d.spec.template.raw());
+    let new = sorted
+        .iter()
+        .find(|rs| template.matches(rs.spec.template.raw()))
+        .cloned();
     let old = sorted
         .into_iter()
         .filter(|rs| new.as_ref().is_none_or(|n| n.uid() != rs.uid()))
