@@ -21,6 +21,7 @@ use crate::api::deployment::StrategyType;
 use crate::api::{MiniDeployment, MiniDeploymentStatus, MiniReplicaSet};
 use crate::controllers::claim::{self, Claim, Owner};
 use crate::controllers::pod;
+use crate::runtime::api_error;
 
 type Set = Arc<MiniReplicaSet>;
 
@@ -367,7 +368,10 @@ impl<'a> Run<'a> {
                     }
                 }
                 Err(e) => {
-                    let message = format!("Failed to create new replica set {name:?}: {e}");
+                    let message = format!(
+                        "Failed to create new replica set {name:?}: {}",
+                        api_error::message(&e)
+                    );
                     if status::has_progress_deadline(&self.d) {
                         let mut current = self.status();
                         util::set_condition(
@@ -382,12 +386,9 @@ impl<'a> Run<'a> {
                         );
                         self.write_conditions_only(current).await?;
                     }
-                    self.ctx.events.warning(
-                        &self.reference,
-                        reason::FAILED_RS_CREATE,
-                        "Create",
-                        message,
-                    );
+                    self.ctx
+                        .events
+                        .warning(&self.reference, reason::FAILED_RS_CREATE, message);
                     return Err(e.into());
                 }
             };
@@ -437,12 +438,9 @@ impl<'a> Run<'a> {
     }
 
     fn scaling_event(&self, note: &str) {
-        self.ctx.events.normal(
-            &self.reference,
-            "ScalingReplicaSet",
-            "Scale",
-            note.to_owned(),
-        );
+        self.ctx
+            .events
+            .normal(&self.reference, "ScalingReplicaSet", note.to_owned());
     }
 
     /// Scales `rs` to `to` and refreshes its replica annotations (upstream `scaleReplicaSet`);
@@ -714,7 +712,6 @@ impl<'a> Run<'a> {
                 self.ctx.events.warning(
                     &self.reference,
                     reason::ROLLBACK_REVISION_NOT_FOUND,
-                    "Rollback",
                     note.into(),
                 );
             }
@@ -723,12 +720,9 @@ impl<'a> Run<'a> {
                     "The rollback revision contains the same template as current deployment {:?}",
                     d.name_any()
                 );
-                self.ctx.events.warning(
-                    &self.reference,
-                    reason::ROLLBACK_TEMPLATE_UNCHANGED,
-                    "Rollback",
-                    note,
-                );
+                self.ctx
+                    .events
+                    .warning(&self.reference, reason::ROLLBACK_TEMPLATE_UNCHANGED, note);
             }
             Some(rs) => {
                 let template = util::template_without_hash(rs.spec.template.raw());
@@ -753,7 +747,7 @@ impl<'a> Run<'a> {
                 );
                 self.ctx
                     .events
-                    .normal(&self.reference, reason::ROLLBACK_DONE, "Rollback", note);
+                    .normal(&self.reference, reason::ROLLBACK_DONE, note);
             }
         }
         d.annotations_mut().remove(util::ROLLBACK_TO);
