@@ -24,6 +24,7 @@ use kube::{Api, Client};
 use crate::api::{MiniDeployment, MiniReplicaSet};
 use crate::controllers::backoff::Backoff;
 use crate::controllers::driver;
+use crate::runtime::api_error;
 use crate::runtime::events::EventRecorder;
 use crate::runtime::informer::{Cache, Informer};
 
@@ -122,5 +123,15 @@ fn sync_boxed<'a>(
     d: &'a MiniDeployment,
     ctx: &'a Context,
 ) -> futures::future::BoxFuture<'a, Result<Action, Error>> {
-    Box::pin(sync::sync(d, ctx))
+    Box::pin(async move {
+        match sync::sync(d, ctx).await {
+            // Upstream `handleErr`: in a namespace being deleted every create fails until the
+            // deployment is gone; it is neither retried nor reported.
+            Err(Error::Api(e)) if api_error::is_namespace_terminating(&e) => {
+                tracing::debug!(error = %api_error::message(&e), "namespace is being deleted");
+                Ok(Action::await_change())
+            }
+            other => other,
+        }
+    })
 }

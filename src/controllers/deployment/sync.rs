@@ -367,6 +367,9 @@ impl<'a> Run<'a> {
                         )));
                     }
                 }
+                // The namespace is being deleted: every create fails until the deployment is
+                // gone. Upstream reports nothing (no condition, no event).
+                Err(e) if api_error::is_namespace_terminating(&e) => return Err(e.into()),
                 Err(e) => {
                     let message = format!(
                         "Failed to create new replica set {name:?}: {}",
