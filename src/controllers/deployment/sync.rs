@@ -705,6 +705,10 @@ impl<'a> Run<'a> {
             })
             .flatten();
         let mut d = self.d.clone();
+        // Upstream (rollback.go) records the warnings before the update and
+        // DeploymentRollback only after it succeeded: a failed update (a conflict, say) is
+        // retried, and must not tell twice that the rollback happened.
+        let mut rolled_back = None;
         match target {
             None => {
                 let note = if revision == 0 {
@@ -744,13 +748,10 @@ impl<'a> Run<'a> {
                         .map(|(k, v)| (k.clone(), v.clone())),
                 );
                 d.metadata.annotations = Some(annotations);
-                let note = format!(
+                rolled_back = Some(format!(
                     "Rolled back deployment {:?} to revision {revision}",
                     d.name_any()
-                );
-                self.ctx
-                    .events
-                    .normal(&self.reference, reason::ROLLBACK_DONE, note);
+                ));
             }
         }
         d.annotations_mut().remove(util::ROLLBACK_TO);
@@ -758,6 +759,11 @@ impl<'a> Run<'a> {
         self.deployments
             .replace(&d.name_any(), &PostParams::default(), &d)
             .await?;
+        if let Some(note) = rolled_back {
+            self.ctx
+                .events
+                .normal(&self.reference, reason::ROLLBACK_DONE, note);
+        }
         Ok(Action::await_change())
     }
 }
