@@ -1,34 +1,45 @@
-//! Kubernetes events, recorded as the built-in controllers record them: one `core/v1` Event
-//! per occurrence (so `kubectl describe` and `kubectl get events` read the same for a
-//! Deployment and a MiniDeployment), without slowing the controllers down.
+//! Kubernetes events, recorded as the built-in controllers record them (client-go's
+//! `record.EventBroadcaster`, which kube-controller-manager's ReplicaSet and Deployment
+//! controllers still use in v1.36): `core/v1` Events, so `kubectl describe` and
+//! `kubectl get events` read the same for a Deployment and a MiniDeployment.
 //!
-//! As in client-go's event broadcaster: recording never blocks a sync (events go through a
-//! queue to a task of their own, on a client of their own, so they do not use the
-//! controller's request budget), and a spam filter lets through at most 25 events per object
-//! and reason, then one every five minutes. A scale-up of 1000 pods therefore records 25
-//! `SuccessfulCreate` events, not 1000.
+//! As there: recording never blocks a sync (events go through a queue of 1000, dropped when
+//! full, to a task of their own, on a client of their own, so they do not use the controller's
+//! request budget); the task runs each event through client-go's correlator (aggregation of
+//! similar events, counting of repeated ones, the spam filter — see [`correlator`]) and then
+//! creates the Event or patches the earlier one. A scale-up of 30 pods therefore leaves 10
+//! `SuccessfulCreate` Events (the last one "(combined from similar events): …", counted 16),
+//! and a scale-down right after it leaves none: the object's 25 Normal events are spent.
+//!
+//! Written fields are those of client-go's `makeEvent`: no `action`, no `eventTime`,
+//! `reportingComponent` = `source.component`, `reportingInstance` = `source.host` (empty).
 
-use std::num::NonZeroU32;
+pub mod correlator;
+
 use std::time::Duration;
 
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::PostParams;
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use tokio::sync::mpsc;
 
+use self::correlator::{Correlator, Write};
+use crate::runtime::api_error;
+
+/// Upstream `maxQueuedEvents`.
 const QUEUE: usize = 1000;
-const SPAM_BURST: u32 = 25;
-const SPAM_REFILL: Duration = Duration::from_secs(300);
+/// Upstream `maxTriesPerEvent`.
+const MAX_TRIES: u32 = 12;
+/// Upstream `defaultSleepDuration` between tries when the API server cannot be reached.
+const RETRY_SLEEP: Duration = Duration::from_secs(10);
 
 /// Records events for one controller. Cheap to clone.
 #[derive(Clone)]
 pub struct EventRecorder {
     queue: mpsc::Sender<Event>,
     component: String,
-    spam_filter: std::sync::Arc<DefaultKeyedRateLimiter<(String, String)>>,
 }
 
 impl EventRecorder {
@@ -36,75 +47,192 @@ impl EventRecorder {
     pub fn start(client: Client, component: &str) -> Self {
         let (queue, mut events) = mpsc::channel::<Event>(QUEUE);
         tokio::spawn(async move {
+            let mut correlator = Correlator::default();
             while let Some(event) = events.recv().await {
-                let namespace = event.metadata.namespace.clone().unwrap_or_default();
-                let api: Api<Event> = Api::namespaced(client.clone(), &namespace);
-                if let Err(error) = api.create(&PostParams::default(), &event).await {
-                    tracing::warn!(%error, reason = ?event.reason, "could not record event");
-                }
+                let Some(write) = correlator.correlate(event, Timestamp::now()) else {
+                    continue;
+                };
+                write_with_retries(&client, &mut correlator, write).await;
             }
         });
-        let quota = Quota::with_period(SPAM_REFILL)
-            .expect("non-zero period")
-            .allow_burst(NonZeroU32::new(SPAM_BURST).expect("non-zero burst"));
         Self {
             queue,
             component: component.into(),
-            spam_filter: std::sync::Arc::new(RateLimiter::keyed(quota)),
         }
     }
 
-    pub fn normal(&self, object: &ObjectReference, reason: &str, action: &str, note: String) {
-        self.record(object, "Normal", reason, action, note);
+    pub fn normal(&self, object: &ObjectReference, reason: &str, note: String) {
+        self.record(object, "Normal", reason, note);
     }
 
-    pub fn warning(&self, object: &ObjectReference, reason: &str, action: &str, note: String) {
-        self.record(object, "Warning", reason, action, note);
+    pub fn warning(&self, object: &ObjectReference, reason: &str, note: String) {
+        self.record(object, "Warning", reason, note);
     }
 
-    fn record(
-        &self,
-        object: &ObjectReference,
-        type_: &str,
-        reason: &str,
-        action: &str,
-        note: String,
-    ) {
-        let key = (object.uid.clone().unwrap_or_default(), reason.to_owned());
-        if self.spam_filter.check_key(&key).is_err() {
-            return;
+    fn record(&self, object: &ObjectReference, type_: &str, reason: &str, note: String) {
+        let event = new_event(
+            object,
+            type_,
+            reason,
+            note,
+            &self.component,
+            Timestamp::now(),
+        );
+        if self.queue.try_send(event).is_err() {
+            tracing::warn!(reason, "too many queued events; event dropped");
         }
-        let now = Timestamp::now();
-        let event = Event {
-            metadata: ObjectMeta {
-                // Named as client-go names them: object name, then a unique suffix.
-                name: Some(format!(
-                    "{}.{:x}",
-                    object.name.as_deref().unwrap_or("object"),
-                    now.as_nanosecond()
-                )),
-                namespace: object.namespace.clone(),
-                ..Default::default()
-            },
-            involved_object: object.clone(),
-            reason: Some(reason.into()),
-            message: Some(note),
-            type_: Some(type_.into()),
-            action: Some(action.into()),
-            count: Some(1),
-            first_timestamp: Some(Time(now)),
-            last_timestamp: Some(Time(now)),
-            event_time: None::<MicroTime>,
-            source: Some(EventSource {
-                component: Some(self.component.clone()),
-                host: None,
-            }),
-            reporting_component: Some(self.component.clone()),
-            reporting_instance: std::env::var("POD_NAME").ok(),
+    }
+}
+
+/// Upstream `makeEvent` as `generateEvent` completes it.
+fn new_event(
+    object: &ObjectReference,
+    type_: &str,
+    reason: &str,
+    note: String,
+    component: &str,
+    now: Timestamp,
+) -> Event {
+    let namespace = object
+        .namespace
+        .clone()
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or_else(|| "default".into());
+    Event {
+        metadata: ObjectMeta {
+            // Named as client-go names them: object name, then the time in hex nanoseconds.
+            name: Some(format!(
+                "{}.{:x}",
+                object.name.as_deref().unwrap_or(""),
+                now.as_nanosecond()
+            )),
+            namespace: Some(namespace),
+            ..Default::default()
+        },
+        involved_object: object.clone(),
+        reason: Some(reason.into()),
+        message: Some(note),
+        type_: Some(type_.into()),
+        count: Some(1),
+        first_timestamp: Some(Time(now)),
+        last_timestamp: Some(Time(now)),
+        source: Some(EventSource {
+            component: Some(component.into()),
+            host: None,
+        }),
+        reporting_component: Some(component.into()),
+        ..Default::default()
+    }
+}
+
+/// Upstream `recordToSink`: tries again (up to 12 times, 10 s apart, the first wait random)
+/// only while the API server cannot be reached; an answered refusal is final.
+async fn write_with_retries(client: &Client, correlator: &mut Correlator, write: Write) {
+    for attempt in 1..=MAX_TRIES {
+        match write_once(client, &write).await {
+            Ok(written) => {
+                correlator.update_state(&written);
+                return;
+            }
+            Err(kube::Error::Api(status)) => {
+                let error = kube::Error::Api(status);
+                if api_error::is_namespace_terminating(&error) || is_already_exists(&error) {
+                    tracing::debug!(error = %api_error::message(&error), "server rejected event");
+                } else {
+                    tracing::warn!(error = %api_error::message(&error), reason = ?write.event().reason, "server rejected event");
+                }
+                return;
+            }
+            Err(error) if attempt < MAX_TRIES => {
+                tracing::warn!(error = %api_error::message(&error), "could not write event; will retry");
+                let sleep = if attempt == 1 {
+                    RETRY_SLEEP.mul_f64(jitter())
+                } else {
+                    RETRY_SLEEP
+                };
+                tokio::time::sleep(sleep).await;
+            }
+            Err(error) => {
+                tracing::warn!(error = %api_error::message(&error), "could not write event; giving up");
+            }
+        }
+    }
+}
+
+/// Upstream `recordEvent`: patch a repeated event; create a first one, or a repeated one
+/// whose Event is gone.
+async fn write_once(client: &Client, write: &Write) -> Result<Event, kube::Error> {
+    let event = write.event();
+    let api: Api<Event> = Api::namespaced(
+        client.clone(),
+        event.metadata.namespace.as_deref().unwrap_or("default"),
+    );
+    if let Write::Patch { event, patch } = write {
+        let name = event.metadata.name.as_deref().unwrap_or_default();
+        match api
+            .patch(name, &PatchParams::default(), &Patch::Strategic(patch))
+            .await
+        {
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            other => return other,
+        }
+    }
+    let mut event = event.clone();
+    event.metadata.resource_version = None;
+    api.create(&PostParams::default(), &event).await
+}
+
+fn is_already_exists(error: &kube::Error) -> bool {
+    matches!(error, kube::Error::Api(status) if status.code == 409)
+}
+
+/// A number in [0, 1) that differs between processes and calls, to spread retries.
+fn jitter() -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    f64::from(nanos) / 1e9
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_has_the_fields_client_go_writes() {
+        let object = ObjectReference {
+            kind: Some("MiniReplicaSet".into()),
+            name: Some("web".into()),
+            namespace: Some("shop".into()),
+            uid: Some("u1".into()),
             ..Default::default()
         };
-        if self.queue.try_send(event).is_err() {
-            tracing::debug!(reason, "event queue full; event dropped");
-        }
+        let now: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let event = new_event(
+            &object,
+            "Normal",
+            "SuccessfulCreate",
+            "Created pod: web-x".into(),
+            "minireplicaset-controller",
+            now,
+        );
+        assert_eq!(
+            event.metadata.name.as_deref(),
+            Some(format!("web.{:x}", now.as_nanosecond()).as_str())
+        );
+        assert_eq!(event.metadata.namespace.as_deref(), Some("shop"));
+        assert_eq!(event.count, Some(1));
+        assert_eq!(event.action, None);
+        assert_eq!(event.event_time, None);
+        assert_eq!(
+            event.reporting_component.as_deref(),
+            Some("minireplicaset-controller")
+        );
+        assert_eq!(event.reporting_instance, None);
+        assert_eq!(
+            event.source.unwrap().component.as_deref(),
+            Some("minireplicaset-controller")
+        );
     }
 }

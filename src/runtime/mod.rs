@@ -1,6 +1,7 @@
 //! What every controller process needs: an API client with client-side rate limits, a shared
 //! informer cache, logging, and shutdown on signals.
 
+pub mod api_error;
 pub mod client;
 pub mod events;
 pub mod health;

@@ -27,6 +27,7 @@ use kube::{Api, Client};
 use crate::api::{MiniDeployment, MiniReplicaSet};
 use crate::controllers::backoff::Backoff;
 use crate::controllers::driver;
+use crate::runtime::api_error;
 use crate::runtime::events::EventRecorder;
 use crate::runtime::informer::{Cache, Informer};
 
@@ -45,7 +46,7 @@ pub struct Context {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("API request failed: {0}")]
+    #[error("{}", crate::runtime::api_error::message(.0))]
     Api(#[from] kube::Error),
     #[error("{0}")]
     Sync(String),
@@ -125,5 +126,15 @@ fn sync_boxed<'a>(
     d: &'a MiniDeployment,
     ctx: &'a Context,
 ) -> futures::future::BoxFuture<'a, Result<Action, Error>> {
-    Box::pin(sync::sync(d, ctx))
+    Box::pin(async move {
+        match sync::sync(d, ctx).await {
+            // Upstream `handleErr`: in a namespace being deleted every create fails until the
+            // deployment is gone; it is neither retried nor reported.
+            Err(Error::Api(e)) if api_error::is_namespace_terminating(&e) => {
+                tracing::debug!(error = %api_error::message(&e), "namespace is being deleted");
+                Ok(Action::await_change())
+            }
+            other => other,
+        }
+    })
 }

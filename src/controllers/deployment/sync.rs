@@ -21,6 +21,7 @@ use crate::api::deployment::StrategyType;
 use crate::api::{MiniDeployment, MiniDeploymentStatus, MiniReplicaSet};
 use crate::controllers::claim::{self, Claim, Owner};
 use crate::controllers::pod;
+use crate::runtime::api_error;
 
 type Set = Arc<MiniReplicaSet>;
 
@@ -366,8 +367,14 @@ impl<'a> Run<'a> {
                         )));
                     }
                 }
+                // The namespace is being deleted: every create fails until the deployment is
+                // gone. Upstream reports nothing (no condition, no event).
+                Err(e) if api_error::is_namespace_terminating(&e) => return Err(e.into()),
                 Err(e) => {
-                    let message = format!("Failed to create new replica set {name:?}: {e}");
+                    let message = format!(
+                        "Failed to create new replica set {name:?}: {}",
+                        api_error::message(&e)
+                    );
                     if status::has_progress_deadline(&self.d) {
                         let mut current = self.status();
                         util::set_condition(
@@ -382,12 +389,9 @@ impl<'a> Run<'a> {
                         );
                         self.write_conditions_only(current).await?;
                     }
-                    self.ctx.events.warning(
-                        &self.reference,
-                        reason::FAILED_RS_CREATE,
-                        "Create",
-                        message,
-                    );
+                    self.ctx
+                        .events
+                        .warning(&self.reference, reason::FAILED_RS_CREATE, message);
                     return Err(e.into());
                 }
             };
@@ -437,12 +441,9 @@ impl<'a> Run<'a> {
     }
 
     fn scaling_event(&self, note: &str) {
-        self.ctx.events.normal(
-            &self.reference,
-            "ScalingReplicaSet",
-            "Scale",
-            note.to_owned(),
-        );
+        self.ctx
+            .events
+            .normal(&self.reference, "ScalingReplicaSet", note.to_owned());
     }
 
     /// Scales `rs` to `to` and refreshes its replica annotations (upstream `scaleReplicaSet`);
@@ -723,6 +724,10 @@ impl<'a> Run<'a> {
             })
             .flatten();
         let mut d = self.d.clone();
+        // Upstream (rollback.go) records the warnings before the update and
+        // DeploymentRollback only after it succeeded: a failed update (a conflict, say) is
+        // retried, and must not tell twice that the rollback happened.
+        let mut rolled_back = None;
         match target {
             None => {
                 let note = if revision == 0 {
@@ -733,7 +738,6 @@ impl<'a> Run<'a> {
                 self.ctx.events.warning(
                     &self.reference,
                     reason::ROLLBACK_REVISION_NOT_FOUND,
-                    "Rollback",
                     note.into(),
                 );
             }
@@ -742,12 +746,9 @@ impl<'a> Run<'a> {
                     "The rollback revision contains the same template as current deployment {:?}",
                     d.name_any()
                 );
-                self.ctx.events.warning(
-                    &self.reference,
-                    reason::ROLLBACK_TEMPLATE_UNCHANGED,
-                    "Rollback",
-                    note,
-                );
+                self.ctx
+                    .events
+                    .warning(&self.reference, reason::ROLLBACK_TEMPLATE_UNCHANGED, note);
             }
             Some(rs) => {
                 let template = util::template_without_hash(rs.spec.template.raw());
@@ -766,13 +767,10 @@ impl<'a> Run<'a> {
                         .map(|(k, v)| (k.clone(), v.clone())),
                 );
                 d.metadata.annotations = Some(annotations);
-                let note = format!(
+                rolled_back = Some(format!(
                     "Rolled back deployment {:?} to revision {revision}",
                     d.name_any()
-                );
-                self.ctx
-                    .events
-                    .normal(&self.reference, reason::ROLLBACK_DONE, "Rollback", note);
+                ));
             }
         }
         d.annotations_mut().remove(util::ROLLBACK_TO);
@@ -780,6 +778,11 @@ impl<'a> Run<'a> {
         self.deployments
             .replace(&d.name_any(), &PostParams::default(), &d)
             .await?;
+        if let Some(note) = rolled_back {
+            self.ctx
+                .events
+                .normal(&self.reference, reason::ROLLBACK_DONE, note);
+        }
         Ok(Action::await_change())
     }
 }

@@ -52,7 +52,7 @@ pub struct Context {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("API request failed: {0}")]
+    #[error("{}", crate::runtime::api_error::message(.0))]
     Api(#[from] kube::Error),
     #[error("{0}")]
     ManageReplicas(String),

@@ -19,6 +19,7 @@ use super::{CONTROLLER_NAME, Context, Error};
 use crate::api::MiniReplicaSet;
 use crate::controllers::claim::{self, Claim, Owner};
 use crate::controllers::{pod, slow_start};
+use crate::runtime::api_error;
 
 /// [`sync`] as the driver calls it.
 pub fn sync_boxed<'a>(
@@ -199,21 +200,21 @@ async fn create_pods(
                 ctx.events.normal(
                     &reference,
                     "SuccessfulCreate",
-                    "Create",
                     format!("Created pod: {}", pod.name_any()),
                 );
                 Ok(true)
             }
-            // A namespace being deleted refuses new pods; there is nothing to do.
-            Err(e) if has_cause(&e, "NamespaceTerminating") => Ok(false),
+            // A namespace being deleted refuses new pods; there is nothing to do, and nothing
+            // to tell (upstream: no event, no condition).
+            Err(e) if api_error::is_namespace_terminating(&e) => Ok(false),
             Err(e) => {
+                let message = api_error::message(&e);
                 ctx.events.warning(
                     &reference,
                     "FailedCreate",
-                    "Create",
-                    format!("Error creating: {e}"),
+                    format!("Error creating: {message}"),
                 );
-                Err(e)
+                Err(message)
             }
         }
     })
@@ -225,9 +226,10 @@ async fn create_pods(
     }
     match error {
         None => Ok(()),
-        Some(e) => Err(Failure {
+        // Upstream's condition carries the create error as it is (`err.Error()`).
+        Some(message) => Err(Failure {
             reason: "FailedCreate",
-            message: format!("unable to create pods: {e}"),
+            message,
         }),
     }
 }
@@ -251,7 +253,6 @@ async fn delete_pods(
                 ctx.events.normal(
                     &reference,
                     "SuccessfulDelete",
-                    "Delete",
                     format!("Deleted pod: {name}"),
                 );
                 Ok(())
@@ -261,22 +262,23 @@ async fn delete_pods(
                 if claim::is_status(&e, 404) {
                     return Ok(());
                 }
+                let message = api_error::message(&e);
                 ctx.events.warning(
                     &reference,
                     "FailedDelete",
-                    "Delete",
-                    format!("Error deleting: {e}"),
+                    format!("Error deleting: {message}"),
                 );
-                Err(e)
+                Err(message)
             }
         }
     }))
     .await;
     match results.into_iter().find_map(Result::err) {
         None => Ok(()),
-        Some(e) => Err(Failure {
+        // Upstream's DeletePod wraps the error before it reaches the condition.
+        Some(message) => Err(Failure {
             reason: "FailedDelete",
-            message: format!("unable to delete pods: {e}"),
+            message: format!("unable to delete pods: {message}"),
         }),
     }
 }
@@ -303,9 +305,4 @@ fn related_pods(rs: &MiniReplicaSet, ctx: &Context) -> Vec<Arc<Pod>> {
         .into_iter()
         .filter(|p| sibling_selectors.iter().any(|s| s.matches(p.labels())))
         .collect()
-}
-
-fn has_cause(error: &kube::Error, cause: &str) -> bool {
-    matches!(error, kube::Error::Api(status)
-        if status.details.as_ref().is_some_and(|d| d.causes.iter().any(|c| c.reason == cause)))
 }
