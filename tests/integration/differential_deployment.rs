@@ -404,7 +404,7 @@ fn spelled_out_template(name: &str) -> Value {
             "containers": [{
                 "name": "app", "image": "app:v1", "imagePullPolicy": "IfNotPresent",
                 "ports": [{"containerPort": 8080, "protocol": "TCP"}],
-                "resources": {"requests": {"cpu": "1000m", "memory": "1024Mi"}},
+                "resources": {"requests": {"cpu": "0.1", "memory": "65536Ki"}},
                 "terminationMessagePath": "/dev/termination-log",
                 "terminationMessagePolicy": "File"
             }],
@@ -432,8 +432,8 @@ async fn observed_generation_current(ns: &TestNamespace, builtin: bool) -> bool 
     s.observed_generation == generation
 }
 
-/// Re-applying a manifest that spells out defaults or rewrites quantities (`cpu: 1` ↔
-/// `1000m`, `1Gi` ↔ `1024Mi`) is a no-op for a Deployment: the API server defaults its
+/// Re-applying a manifest that spells out defaults or rewrites quantities (`cpu: 100m` ↔
+/// `0.1`, `64Mi` ↔ `65536Ki`) is a no-op for a Deployment: the API server defaults its
 /// template and the controller compares semantically. It must be one for a MiniDeployment too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reapplying_an_equal_template_rolls_neither() {
@@ -446,7 +446,7 @@ async fn reapplying_an_equal_template_rolls_neither() {
         d["spec"]["replicas"] = json!(3);
         d["spec"]["template"]["spec"]["containers"][0]["ports"] = json!([{"containerPort": 8080}]);
         d["spec"]["template"]["spec"]["containers"][0]["resources"] =
-            json!({"requests": {"cpu": "1", "memory": "1Gi"}});
+            json!({"requests": {"cpu": "100m", "memory": "64Mi"}});
     })
     .await;
     both_complete(&ns).await;
