@@ -3,7 +3,13 @@
 
 use std::cmp::Ordering;
 
+use std::sync::Arc;
+
 use k8s_openapi::jiff::Timestamp;
+use kube::ResourceExt;
+
+use super::util;
+use crate::api::{MiniDeployment, MiniReplicaSet};
 
 /// What planning needs to know of a MiniReplicaSet.
 #[derive(Clone, Debug, PartialEq)]
@@ -16,6 +22,22 @@ pub struct SetView {
     pub available: i32,
     /// The max-replicas annotation: deployment size + surge when the set was last scaled.
     pub max_replicas: Option<i32>,
+}
+
+impl SetView {
+    pub fn of(rs: &MiniReplicaSet) -> Self {
+        Self {
+            name: rs.name_any(),
+            created: rs.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            replicas: rs.spec.replicas,
+            available: rs
+                .status
+                .as_ref()
+                .and_then(|s| s.status.available_replicas)
+                .unwrap_or(0),
+            max_replicas: util::max_replicas_annotation(rs),
+        }
+    }
 }
 
 /// Scale the set `name` to `to` replicas.
@@ -31,6 +53,16 @@ pub struct Bounds {
     pub replicas: i32,
     pub max_surge: i32,
     pub max_unavailable: i32,
+}
+
+impl Bounds {
+    pub fn of(d: &MiniDeployment) -> Self {
+        Self {
+            replicas: d.spec.replicas,
+            max_surge: util::max_surge(d),
+            max_unavailable: util::max_unavailable(d),
+        }
+    }
 }
 
 fn oldest_first(a: &SetView, b: &SetView) -> Ordering {
@@ -218,6 +250,28 @@ pub struct Cleanable {
     pub created: Option<Timestamp>,
     /// Scaled to 0, no pods, status observed, not being deleted.
     pub idle: bool,
+}
+
+impl Cleanable {
+    /// The old sets that history cleanup considers: all but those already being deleted
+    /// (upstream's `aliveFilter`).
+    pub fn candidates(old: &[Arc<MiniReplicaSet>]) -> Vec<Self> {
+        old.iter()
+            .filter(|rs| rs.metadata.deletion_timestamp.is_none())
+            .map(|rs| {
+                let s = rs.status.clone().map(|s| s.status).unwrap_or_default();
+                Self {
+                    name: rs.name_any(),
+                    revision: util::revision(rs).unwrap_or(0),
+                    created: rs.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                    idle: rs.spec.replicas == 0
+                        && s.replicas == 0
+                        && rs.metadata.generation.unwrap_or(0)
+                            <= s.observed_generation.unwrap_or(0),
+                }
+            })
+            .collect()
+    }
 }
 
 pub fn sets_to_delete(mut old: Vec<Cleanable>, revision_history_limit: i32) -> Vec<String> {

@@ -63,28 +63,6 @@ fn all(old: &[Set], new: Option<&Set>) -> Vec<Set> {
     old.iter().cloned().chain(new.cloned()).collect()
 }
 
-fn view(rs: &MiniReplicaSet) -> SetView {
-    SetView {
-        name: rs.name_any(),
-        created: rs.metadata.creation_timestamp.as_ref().map(|t| t.0),
-        replicas: rs.spec.replicas,
-        available: rs
-            .status
-            .as_ref()
-            .and_then(|s| s.status.available_replicas)
-            .unwrap_or(0),
-        max_replicas: util::max_replicas_annotation(rs),
-    }
-}
-
-fn bounds(d: &MiniDeployment) -> Bounds {
-    Bounds {
-        replicas: d.spec.replicas,
-        max_surge: util::max_surge(d),
-        max_unavailable: util::max_unavailable(d),
-    }
-}
-
 /// One sync's working state: the deployment as last written, and the API handles.
 struct Run<'a> {
     d: MiniDeployment,
@@ -323,9 +301,9 @@ impl<'a> Run<'a> {
                     available: 0,
                     max_replicas: None,
                 };
-                let mut views: Vec<SetView> = old.iter().map(|rs| view(rs)).collect();
+                let mut views: Vec<SetView> = old.iter().map(|rs| SetView::of(rs)).collect();
                 views.push(unborn.clone());
-                plan::new_set_replicas(bounds(&self.d), &views, &unborn)
+                plan::new_set_replicas(Bounds::of(&self.d), &views, &unborn)
             }
         };
         let mut annotations = BTreeMap::new();
@@ -522,8 +500,8 @@ impl<'a> Run<'a> {
     /// a refused step or a failed write ends this phase without failing the sync: the status
     /// is still written, and the sets' own updates bring the next sync.
     async fn scale_down_old_sets(&self, all_sets: &[Set], old: &[Set], new: &Set) -> bool {
-        let old_active: Vec<SetView> = util::active(old).iter().map(|rs| view(rs)).collect();
-        let plan = plan::scale_down_old_sets(bounds(&self.d), &old_active, &view(new));
+        let old_active: Vec<SetView> = util::active(old).iter().map(|rs| SetView::of(rs)).collect();
+        let plan = plan::scale_down_old_sets(Bounds::of(&self.d), &old_active, &SetView::of(new));
         let deployment = self.d.name_any();
         match self.apply_steps(all_sets, plan.steps).await {
             Err(error) => {
@@ -560,9 +538,9 @@ impl<'a> Run<'a> {
             }
         } else if self.d.spec.strategy.type_ == StrategyType::RollingUpdate {
             let active = util::active(&all(&old, new.as_ref()));
-            let views: Vec<SetView> = active.iter().map(|rs| view(rs)).collect();
+            let views: Vec<SetView> = active.iter().map(|rs| SetView::of(rs)).collect();
             let status_replicas = self.status().replicas.unwrap_or(0);
-            for step in plan::proportional_sizes(bounds(&self.d), status_replicas, &views) {
+            for step in plan::proportional_sizes(Bounds::of(&self.d), status_replicas, &views) {
                 if let Some(rs) = active.iter().find(|rs| rs.name_any() == step.name) {
                     self.scale(rs, step.to, true).await?;
                 }
@@ -599,8 +577,9 @@ impl<'a> Run<'a> {
         let (new, old) = self.new_and_old(sets, true).await?;
         let new = new.expect("created when missing");
         let all_sets = all(&old, Some(&new));
-        let views: Vec<SetView> = all_sets.iter().map(|rs| view(rs)).collect();
-        if let Some(target) = plan::reconcile_new_set(bounds(&self.d), &views, &view(&new))
+        let views: Vec<SetView> = all_sets.iter().map(|rs| SetView::of(rs)).collect();
+        if let Some(target) =
+            plan::reconcile_new_set(Bounds::of(&self.d), &views, &SetView::of(&new))
             && self.scale(&new, target, false).await?
         {
             return self.rollout_status(&all_sets, Some(&new)).await;
@@ -677,22 +656,7 @@ impl<'a> Run<'a> {
 
     /// Deletes the oldest fully scaled-down sets beyond revisionHistoryLimit.
     async fn cleanup(&self, old: &[Set]) -> Result<(), Error> {
-        let candidates = old
-            .iter()
-            .filter(|rs| rs.meta().deletion_timestamp.is_none())
-            .map(|rs| {
-                let s = rs.status.clone().map(|s| s.status).unwrap_or_default();
-                Cleanable {
-                    name: rs.name_any(),
-                    revision: util::revision(rs).unwrap_or(0),
-                    created: rs.metadata.creation_timestamp.as_ref().map(|t| t.0),
-                    idle: rs.spec.replicas == 0
-                        && s.replicas == 0
-                        && rs.metadata.generation.unwrap_or(0)
-                            <= s.observed_generation.unwrap_or(0),
-                }
-            })
-            .collect();
+        let candidates = Cleanable::candidates(old);
         for name in plan::sets_to_delete(candidates, self.d.spec.revision_history_limit) {
             match self
                 .replica_sets

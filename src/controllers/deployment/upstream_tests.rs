@@ -134,29 +134,6 @@ impl Rs {
     }
 }
 
-/// What the executor hands the planners for a set (as `sync.rs` builds it).
-fn view(rs: &MiniReplicaSet) -> SetView {
-    SetView {
-        name: rs.name_any(),
-        created: rs.metadata.creation_timestamp.as_ref().map(|t| t.0),
-        replicas: rs.spec.replicas,
-        available: rs
-            .status
-            .as_ref()
-            .and_then(|s| s.status.available_replicas)
-            .unwrap_or(0),
-        max_replicas: util::max_replicas_annotation(rs),
-    }
-}
-
-fn bounds(d: &MiniDeployment) -> Bounds {
-    Bounds {
-        replicas: d.spec.replicas,
-        max_surge: util::max_surge(d),
-        max_unavailable: util::max_unavailable(d),
-    }
-}
-
 fn b(replicas: i32, max_surge: i32, max_unavailable: i32) -> Bounds {
     Bounds {
         replicas,
@@ -1163,13 +1140,16 @@ fn scale_event(
     } else if d.spec.strategy.type_ == StrategyType::RollingUpdate {
         let mut all = old.to_vec();
         all.extend(new.cloned());
-        let views: Vec<SetView> = util::active(&all).iter().map(|rs| view(rs)).collect();
+        let views: Vec<SetView> = util::active(&all)
+            .iter()
+            .map(|rs| SetView::of(rs))
+            .collect();
         let status_replicas = d
             .status
             .as_ref()
             .and_then(|s| s.status.replicas)
             .unwrap_or(0);
-        for step in plan::proportional_sizes(bounds(d), status_replicas, &views) {
+        for step in plan::proportional_sizes(Bounds::of(d), status_replicas, &views) {
             sizes.insert(step.name, step.to);
         }
     }
@@ -1353,25 +1333,6 @@ fn generate_replica_set_name_with_a_very_long_hash() {
     );
 }
 
-/// The old sets as the executor hands them to `sets_to_delete` (`Run::cleanup`): sets being
-/// deleted are left out first, as upstream's aliveFilter does.
-fn cleanable(old: &[Arc<MiniReplicaSet>]) -> Vec<Cleanable> {
-    old.iter()
-        .filter(|rs| rs.metadata.deletion_timestamp.is_none())
-        .map(|rs| {
-            let s = rs.status.clone().map(|s| s.status).unwrap_or_default();
-            Cleanable {
-                name: rs.name_any(),
-                revision: util::revision(rs).unwrap_or(0),
-                created: rs.metadata.creation_timestamp.as_ref().map(|t| t.0),
-                idle: rs.spec.replicas == 0
-                    && s.replicas == 0
-                    && rs.metadata.generation.unwrap_or(0) <= s.observed_generation.unwrap_or(0),
-            }
-        })
-        .collect()
-}
-
 /// upstream `newRSWithStatus(name, specReplicas, statusReplicas)`.
 fn rs_with_status(name: &'static str, spec: i32, status: i32) -> Arc<MiniReplicaSet> {
     Rs::new(name, spec)
@@ -1428,7 +1389,7 @@ fn cleanup_deployment() {
         ),
     ];
     for (i, (old, limit, deletions)) in cases.into_iter().enumerate() {
-        let deleted = plan::sets_to_delete(cleanable(&old), limit);
+        let deleted = plan::sets_to_delete(Cleanable::candidates(&old), limit);
         assert_eq!(deleted.len(), deletions, "scenario {i}: {deleted:?}");
     }
 }
@@ -1504,7 +1465,7 @@ fn cleanup_deployment_order() {
         ),
     ];
     for (i, (old, limit, expected)) in cases.into_iter().enumerate() {
-        let mut deleted = plan::sets_to_delete(cleanable(&old), limit);
+        let mut deleted = plan::sets_to_delete(Cleanable::candidates(&old), limit);
         deleted.sort();
         assert_eq!(deleted, expected, "scenario {i}");
     }
@@ -1564,7 +1525,7 @@ fn scale_down_old_replica_sets_for_rolling_update() {
     {
         let d = rolling(replicas, json!(0), json!(unavailable));
         let old = set("foo-v2", old_replicas, ready);
-        let plan = plan::scale_down_old_sets(bounds(&d), &[old], &set("new", 0, 0));
+        let plan = plan::scale_down_old_sets(Bounds::of(&d), &[old], &set("new", 0, 0));
         assert_eq!(plan.refused, None, "scenario {i}");
         let steps = plan.steps;
         // The cleanup step, if any, takes the set down to no fewer than its available pods.
