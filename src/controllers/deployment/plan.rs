@@ -9,6 +9,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
 use super::util;
+use crate::api::deployment::StrategyType;
 use crate::api::{MiniDeployment, MiniReplicaSet};
 
 /// What planning needs to know of a MiniReplicaSet.
@@ -170,6 +171,56 @@ pub fn scale_down_old_sets(bounds: Bounds, old: &[SetView], new: &SetView) -> Ol
         });
     }
     plan
+}
+
+/// What a resized (or paused) deployment does to its sets (upstream `scale`): the only active
+/// set (or the newest) takes the whole size; a saturated new set leaves the old ones at 0;
+/// otherwise a rolling deployment spreads the change in proportion.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Resize {
+    pub steps: Vec<Scale>,
+    /// Proportional steps also rewrite the sets' replica annotations when a size stays.
+    pub refresh_annotations: bool,
+}
+
+pub fn resize(
+    d: &MiniDeployment,
+    new: Option<&Arc<MiniReplicaSet>>,
+    old: &[Arc<MiniReplicaSet>],
+    status_replicas: i32,
+) -> Resize {
+    let step = |rs: &MiniReplicaSet, to: i32| Scale {
+        name: rs.name_any(),
+        to,
+    };
+    if let Some(only) = util::active_or_latest(new, old) {
+        let steps = (only.spec.replicas != d.spec.replicas)
+            .then(|| step(&only, d.spec.replicas))
+            .into_iter()
+            .collect();
+        return Resize {
+            steps,
+            refresh_annotations: false,
+        };
+    }
+    if new.is_some_and(|n| util::is_saturated(d, n)) {
+        return Resize {
+            steps: util::active(old).iter().map(|rs| step(rs, 0)).collect(),
+            refresh_annotations: false,
+        };
+    }
+    if d.spec.strategy.type_ != StrategyType::RollingUpdate {
+        return Resize::default();
+    }
+    let all: Vec<Arc<MiniReplicaSet>> = old.iter().chain(new).cloned().collect();
+    let views: Vec<SetView> = util::active(&all)
+        .iter()
+        .map(|rs| SetView::of(rs))
+        .collect();
+    Resize {
+        steps: proportional_sizes(Bounds::of(d), status_replicas, &views),
+        refresh_annotations: true,
+    }
 }
 
 /// Proportional scaling (upstream `scale`) when the deployment was resized mid-rollout or

@@ -528,22 +528,12 @@ impl<'a> Run<'a> {
     /// Paused or resized: scale the sets only (upstream `sync` + `scale`).
     async fn scale_only(&mut self, sets: &[Set]) -> Result<Action, Error> {
         let (new, old) = self.new_and_old(sets, false).await?;
-        if let Some(only) = util::active_or_latest(new.as_ref(), &old) {
-            if only.spec.replicas != self.d.spec.replicas {
-                self.scale(&only, self.d.spec.replicas, false).await?;
-            }
-        } else if new.as_ref().is_some_and(|n| util::is_saturated(&self.d, n)) {
-            for rs in util::active(&old) {
-                self.scale(&rs, 0, false).await?;
-            }
-        } else if self.d.spec.strategy.type_ == StrategyType::RollingUpdate {
-            let active = util::active(&all(&old, new.as_ref()));
-            let views: Vec<SetView> = active.iter().map(|rs| SetView::of(rs)).collect();
-            let status_replicas = self.status().replicas.unwrap_or(0);
-            for step in plan::proportional_sizes(Bounds::of(&self.d), status_replicas, &views) {
-                if let Some(rs) = active.iter().find(|rs| rs.name_any() == step.name) {
-                    self.scale(rs, step.to, true).await?;
-                }
+        let status_replicas = self.status().replicas.unwrap_or(0);
+        let resize = plan::resize(&self.d, new.as_ref(), &old, status_replicas);
+        let all_sets = all(&old, new.as_ref());
+        for step in resize.steps {
+            if let Some(rs) = all_sets.iter().find(|rs| rs.name_any() == step.name) {
+                self.scale(rs, step.to, resize.refresh_annotations).await?;
             }
         }
         if self.d.spec.paused && rollback_to(&self.d).is_none() {

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use super::plan::{self, Bounds, Cleanable, Scale, SetView};
 use super::status;
 use super::util::{self, DESIRED_REPLICAS, MAX_REPLICAS, REVISION, reason};
-use crate::api::deployment::{RollingUpdateDeployment, StrategyType};
+use crate::api::deployment::RollingUpdateDeployment;
 use crate::api::{MiniDeployment, MiniReplicaSet};
 
 // ---------------------------------------------------------------------------------------------
@@ -1118,9 +1118,7 @@ const NEW: &str = "2016-05-20T02:00:00Z";
 const OLD: &str = "2016-05-20T01:00:00Z";
 const OLDER: &str = "2016-05-20T00:00:00Z";
 
-/// What the executor does when the deployment is resized (`Run::scale_only` in `sync.rs`,
-/// upstream `scale`), from the pure parts: the only active (or newest) set takes the whole
-/// size; a saturated new set scales the old ones to 0; otherwise proportional sizes.
+/// The sizes after a resize (`plan::resize`, which `Run::scale_only` carries out).
 fn scale_event(
     d: &MiniDeployment,
     new: Option<&Arc<MiniReplicaSet>>,
@@ -1131,27 +1129,13 @@ fn scale_event(
         .chain(new)
         .map(|rs| (rs.name_any(), rs.spec.replicas))
         .collect();
-    if let Some(only) = util::active_or_latest(new, old) {
-        sizes.insert(only.name_any(), d.spec.replicas);
-    } else if new.is_some_and(|n| util::is_saturated(d, n)) {
-        for rs in util::active(old) {
-            sizes.insert(rs.name_any(), 0);
-        }
-    } else if d.spec.strategy.type_ == StrategyType::RollingUpdate {
-        let mut all = old.to_vec();
-        all.extend(new.cloned());
-        let views: Vec<SetView> = util::active(&all)
-            .iter()
-            .map(|rs| SetView::of(rs))
-            .collect();
-        let status_replicas = d
-            .status
-            .as_ref()
-            .and_then(|s| s.status.replicas)
-            .unwrap_or(0);
-        for step in plan::proportional_sizes(Bounds::of(d), status_replicas, &views) {
-            sizes.insert(step.name, step.to);
-        }
+    let status_replicas = d
+        .status
+        .as_ref()
+        .and_then(|s| s.status.replicas)
+        .unwrap_or(0);
+    for step in plan::resize(d, new, old, status_replicas).steps {
+        sizes.insert(step.name, step.to);
     }
     sizes
 }
