@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
 use k8s_openapi::api::core::v1::Pod;
+use kube::core::DeserializeGuard;
 use kube::runtime::watcher;
 use kube::{Api, Client};
 
@@ -95,6 +96,9 @@ impl Default for Options {
     }
 }
 
+/// The source of the events about objects the shared informers cannot decode.
+pub const INFORMER_EVENT_SOURCE: &str = "minik8s-controller-manager";
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("cannot reach the API server ({0}); set KUBECONFIG or run inside a cluster")]
@@ -116,14 +120,21 @@ pub async fn run(
     // As in kube-controller-manager, each controller has a client (and so a rate limit) of its
     // own; the informer and the event recorders have theirs.
     let informer_client = client::build(options.rate_limit).await?;
+    // Objects the informers cannot decode are reported on the objects themselves.
+    let informer_events = EventRecorder::start(
+        client::build(options.rate_limit).await?,
+        INFORMER_EVENT_SOURCE,
+    );
     let mut pods = Informer::new(
-        scoped::<Pod>(informer_client.clone(), &options),
+        scoped::<DeserializeGuard<Pod>>(informer_client.clone(), &options),
         watcher::Config::default(),
-    );
+    )
+    .report_to(informer_events.clone());
     let mut replica_sets = Informer::new(
-        scoped::<MiniReplicaSet>(informer_client, &options),
+        scoped::<DeserializeGuard<MiniReplicaSet>>(informer_client, &options),
         watcher::Config::default(),
-    );
+    )
+    .report_to(informer_events);
 
     let mut running: Vec<futures::future::BoxFuture<'static, ()>> = Vec::new();
     if options.controllers.contains(&ControllerName::Replicaset) {

@@ -1,7 +1,7 @@
 //! Prometheus metrics of the process: syncs per controller (count, errors, duration), API
-//! requests by verb and status code, informer cache sizes, and the size of each controller's
-//! per-object bookkeeping (expectations, backoff). One registry per process, as Prometheus
-//! client libraries keep it.
+//! requests by verb and status code, informer cache sizes and objects the informers could not
+//! decode, and the size of each controller's per-object bookkeeping (expectations, backoff).
+//! One registry per process, as Prometheus client libraries keep it.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -42,6 +42,7 @@ pub struct Metrics {
     pending: Family<ControllerLabel, Gauge>,
     requests: Family<RequestLabels, Counter>,
     cached: Family<KindLabel, Gauge>,
+    undecodable: Family<KindLabel, Counter>,
     expectations: Family<ControllerLabel, Gauge>,
     backoff: Family<ControllerLabel, Gauge>,
 }
@@ -88,6 +89,12 @@ impl Metrics {
             "Objects in the informer caches by kind",
             cached.clone(),
         );
+        let undecodable = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "informer_undecodable_objects",
+            "Object versions the informers skipped because they could not be decoded, by kind",
+            undecodable.clone(),
+        );
         let expectations = Family::<ControllerLabel, Gauge>::default();
         registry.register(
             "expectations_entries",
@@ -107,6 +114,7 @@ impl Metrics {
             pending,
             requests,
             cached,
+            undecodable,
             expectations,
             backoff,
         }
@@ -149,6 +157,20 @@ impl Metrics {
         self.cached
             .get_or_create(&KindLabel { kind: kind.into() })
             .set(objects as i64);
+    }
+
+    /// An informer skipped a version of an object of `kind` that it could not decode.
+    pub fn undecodable(&self, kind: &str) {
+        self.undecodable
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .inc();
+    }
+
+    /// Objects of `kind` skipped so far.
+    pub fn undecodable_count(&self, kind: &str) -> u64 {
+        self.undecodable
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .get()
     }
 
     /// The gauge of `controller`'s expectation entries. Each instance of the structure moves it
