@@ -203,11 +203,15 @@ pub struct Controllers {
 impl Controllers {
     /// Starts the controller manager for `namespace`, unlimited or at `rate_limit`.
     pub fn start(namespace: &str, rate_limit: Option<minik8s::runtime::client::RateLimit>) -> Self {
-        let options = minik8s::manager::Options {
+        Self::start_with(minik8s::manager::Options {
             namespace: Some(namespace.to_owned()),
             rate_limit,
             ..Default::default()
-        };
+        })
+    }
+
+    /// Starts the controller manager with `options` (scope them to the test's namespace).
+    pub fn start_with(options: minik8s::manager::Options) -> Self {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let shutdown = async {

@@ -14,3 +14,4 @@ mod leader_election;
 mod replicaset;
 mod rollout_cli;
 mod roundtrip;
+mod runtime;
