@@ -3,14 +3,17 @@
 
 use std::collections::BTreeSet;
 use std::future::Future;
+use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
 use k8s_openapi::api::core::v1::Pod;
+use kube::core::DeserializeGuard;
 use kube::runtime::watcher;
 use kube::{Api, Client};
 
 use crate::api::MiniReplicaSet;
 use crate::controllers::deployment::{self, DeploymentController};
+use crate::controllers::driver::Bookkeeping;
 use crate::controllers::replicaset::{self, ReplicaSetController};
 use crate::runtime::client::{self, RateLimit};
 use crate::runtime::events::EventRecorder;
@@ -39,6 +42,43 @@ pub struct Options {
     pub namespace: Option<String>,
     pub replicaset_workers: u16,
     pub deployment_workers: u16,
+    /// Filled by [`run`] with the running controllers' per-object bookkeeping.
+    pub entries: Entries,
+}
+
+/// The per-object bookkeeping of one manager's controllers, readable while they run: the
+/// numbers of the `minik8s_expectations_entries` and `minik8s_backoff_entries` gauges, for
+/// this manager alone (a test process runs several).
+#[derive(Clone, Default)]
+pub struct Entries(Arc<Mutex<Vec<Arc<dyn Bookkeeping>>>>);
+
+impl Entries {
+    fn add(&self, bookkeeping: Arc<dyn Bookkeeping>) {
+        self.0.lock().expect("entries lock").push(bookkeeping);
+    }
+
+    /// Owners with recorded expectations.
+    pub fn expectations(&self) -> usize {
+        let all = self.0.lock().expect("entries lock");
+        all.iter()
+            .filter_map(|b| b.expectations().map(|e| e.len()))
+            .sum()
+    }
+
+    /// Objects with a failure count.
+    pub fn backoff(&self) -> usize {
+        let all = self.0.lock().expect("entries lock");
+        all.iter().map(|b| b.backoff().len()).sum()
+    }
+}
+
+impl std::fmt::Debug for Entries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entries")
+            .field("expectations", &self.expectations())
+            .field("backoff", &self.backoff())
+            .finish()
+    }
 }
 
 impl Default for Options {
@@ -51,9 +91,13 @@ impl Default for Options {
             namespace: None,
             replicaset_workers: 5,
             deployment_workers: 5,
+            entries: Entries::default(),
         }
     }
 }
+
+/// The source of the events about objects the shared informers cannot decode.
+pub const INFORMER_EVENT_SOURCE: &str = "minik8s-controller-manager";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -76,14 +120,21 @@ pub async fn run(
     // As in kube-controller-manager, each controller has a client (and so a rate limit) of its
     // own; the informer and the event recorders have theirs.
     let informer_client = client::build(options.rate_limit).await?;
+    // Objects the informers cannot decode are reported on the objects themselves.
+    let informer_events = EventRecorder::start(
+        client::build(options.rate_limit).await?,
+        INFORMER_EVENT_SOURCE,
+    );
     let mut pods = Informer::new(
-        scoped::<Pod>(informer_client.clone(), &options),
+        scoped::<DeserializeGuard<Pod>>(informer_client.clone(), &options),
         watcher::Config::default(),
-    );
+    )
+    .report_to(informer_events.clone());
     let mut replica_sets = Informer::new(
-        scoped::<MiniReplicaSet>(informer_client, &options),
+        scoped::<DeserializeGuard<MiniReplicaSet>>(informer_client, &options),
         watcher::Config::default(),
-    );
+    )
+    .report_to(informer_events);
 
     let mut running: Vec<futures::future::BoxFuture<'static, ()>> = Vec::new();
     if options.controllers.contains(&ControllerName::Replicaset) {
@@ -95,6 +146,7 @@ pub async fn run(
         let api = scoped(client.clone(), &options);
         let controller =
             ReplicaSetController::new(client, api, events, &mut pods, options.replicaset_workers);
+        options.entries.add(controller.bookkeeping());
         running.push(controller.run(shutdown.clone()).boxed());
     }
     if options.controllers.contains(&ControllerName::Deployment) {
@@ -112,6 +164,7 @@ pub async fn run(
             &mut replica_sets,
             options.deployment_workers,
         );
+        options.entries.add(controller.bookkeeping());
         running.push(controller.run(shutdown.clone()).boxed());
     }
 

@@ -76,6 +76,7 @@ pub async fn run(args: ControllerManagerArgs) -> super::Result {
         namespace: args.namespace,
         replicaset_workers: args.concurrent_replicaset_syncs,
         deployment_workers: args.concurrent_deployment_syncs,
+        ..Options::default()
     };
     tracing::info!(controllers = ?options.controllers, rate_limit = ?options.rate_limit, namespace = ?options.namespace, "starting controller-manager");
     manager::run(options, shutdown::signal()).await?;

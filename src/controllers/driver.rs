@@ -2,7 +2,15 @@
 //! (deduplicated keys, one sync per object at a time, N workers), fed by changes of the
 //! object itself and by triggers from the shared informers; objects that cannot be read are
 //! skipped; failed syncs back off per object; sync counts and durations go to the metrics.
+//!
+//! What a controller keeps per object (backoff, expectations) is dropped once the object is
+//! gone, so memory follows the live objects, not every object ever seen: on the watched
+//! deletion (upstream's delete handlers, `DeleteExpectations`), when a sync ends and the
+//! object is no longer there, when a queued key finds no object (upstream's sync of a key the
+//! lister no longer has; client-go's `Forget`), and after a relist for objects whose deletion
+//! fell into a watch gap.
 
+use std::collections::HashSet;
 use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
@@ -12,17 +20,50 @@ use futures::StreamExt;
 use futures::channel::mpsc::UnboundedReceiver;
 use futures::future::BoxFuture;
 use kube::core::DeserializeGuard;
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::ObjectRef;
-use kube::{Resource, ResourceExt};
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::reflector::store::Writer;
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
 use super::backoff::Backoff;
+use super::expectations::Expectations;
 use crate::runtime::metrics;
 
-/// A controller's context gives access to its backoff.
-pub trait HasBackoff {
+/// What a controller keeps per object besides the work queue. The default `forget` and
+/// `retain` drop an object's backoff and, keyed by its UID, its expectations.
+pub trait Bookkeeping: Send + std::marker::Sync {
     fn backoff(&self) -> &Backoff;
+
+    /// The controller's expectations, for one that has them.
+    fn expectations(&self) -> Option<&Expectations> {
+        None
+    }
+
+    /// The object `key` (`namespace/name`) is gone; `uid` when known.
+    fn forget(&self, key: &str, uid: Option<&str>) {
+        self.backoff().forget(key);
+        if let (Some(expectations), Some(uid)) = (self.expectations(), uid) {
+            expectations.forget(uid);
+        }
+    }
+
+    /// After a relist: keeps only entries of objects that exist.
+    fn retain(&self, live: &Live) {
+        self.backoff().retain(|key| live.keys.contains(key));
+        if let Some(expectations) = self.expectations() {
+            expectations.retain(|uid| live.uids.contains(uid));
+        }
+    }
+}
+
+/// The objects of a full list.
+#[derive(Debug, Default)]
+pub struct Live {
+    /// `namespace/name`
+    pub keys: HashSet<String>,
+    pub uids: HashSet<String>,
 }
 
 /// Sync requests from the informers' handlers.
@@ -31,10 +72,42 @@ pub type Triggers<K> = UnboundedReceiver<ObjectRef<DeserializeGuard<K>>>;
 /// One sync of one object.
 pub type Sync<K, Ctx, E> = for<'a> fn(&'a K, &'a Ctx) -> BoxFuture<'a, Result<Action, E>>;
 
-/// Runs `controller` until `shutdown`, then lets the syncs in flight finish.
+/// The watch of a controller's own kind and the store it fills; [`drive`] turns it into the
+/// work queue. The store can be handed to handlers before the watch runs.
+pub struct Watch<K>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    api: Api<DeserializeGuard<K>>,
+    writer: Writer<DeserializeGuard<K>>,
+    store: Store<DeserializeGuard<K>>,
+    workers: u16,
+}
+
+impl<K> Watch<K>
+where
+    K: Resource<DynamicType = ()> + Clone + 'static,
+{
+    /// Watches every object of `api` (all namespaces or one), synced by `workers` at a time.
+    pub fn new(api: Api<DeserializeGuard<K>>, workers: u16) -> Self {
+        let (store, writer) = reflector::store();
+        Self {
+            api,
+            writer,
+            store,
+            workers,
+        }
+    }
+
+    pub fn store(&self) -> Store<DeserializeGuard<K>> {
+        self.store.clone()
+    }
+}
+
+/// Runs the controller of `watch` until `shutdown`, then lets the syncs in flight finish.
 pub async fn drive<K, Ctx, E>(
     name: &'static str,
-    controller: Controller<DeserializeGuard<K>>,
+    watch: Watch<K>,
     triggers: Triggers<K>,
     shutdown: impl Future<Output = ()> + Send + std::marker::Sync + 'static,
     context: Arc<Ctx>,
@@ -47,25 +120,76 @@ pub async fn drive<K, Ctx, E>(
         + Send
         + std::marker::Sync
         + 'static,
-    Ctx: HasBackoff + Send + std::marker::Sync + 'static,
+    Ctx: Bookkeeping + 'static,
     E: std::error::Error + Send + std::marker::Sync + 'static,
 {
     tracing::info!(controller = name, "starting");
-    controller
+    let Watch {
+        api,
+        writer,
+        store,
+        workers,
+    } = watch;
+    let (observer, observed) = (context.clone(), store.clone());
+    // As `Controller::new` builds it, with deletions and relists seen on the way.
+    let objects = reflector::reflector(writer, watcher::watcher(api, watcher::Config::default()))
+        .inspect(move |event| {
+            if let Ok(event) = event {
+                observe(event, &observed, &*observer);
+            }
+        })
+        .applied_objects();
+    let (after_sync, unfound) = (store.clone(), context.clone());
+    Controller::for_stream(objects, store)
+        .with_config(controller::Config::default().concurrency(workers))
         .reconcile_on(triggers.inspect(move |_| metrics::global().pending(name, -1)))
         .graceful_shutdown_on(shutdown)
         .run(
-            move |cached, context| reconcile(name, cached, context, sync),
+            move |cached, context| reconcile(name, cached, context, after_sync.clone(), sync),
             move |cached, error, context| retry_later(name, &*cached, error, &*context),
             context,
         )
-        .for_each(|result| async move {
-            if let Err(error) = result {
-                tracing::debug!(%error, "sync not completed");
+        .for_each(move |result| {
+            match result {
+                // A queued key whose object is gone (deleted meanwhile, or a trigger from a
+                // pod of a deleted owner): nothing of it is to be kept.
+                Err(controller::Error::ObjectNotFound(gone)) => {
+                    let key = format!("{}/{}", gone.namespace.as_deref().unwrap_or(""), gone.name);
+                    unfound.forget(&key, gone.extra.uid.as_deref());
+                }
+                Err(error) => tracing::debug!(%error, "sync not completed"),
+                Ok(_) => {}
             }
+            std::future::ready(())
         })
         .await;
     tracing::info!(controller = name, "stopped");
+}
+
+/// Drops the bookkeeping of deleted objects: those whose deletion was watched, and after a
+/// relist (the store now holds the full list) those that vanished in a watch gap.
+fn observe<K, Ctx>(
+    event: &watcher::Event<DeserializeGuard<K>>,
+    store: &Store<DeserializeGuard<K>>,
+    context: &Ctx,
+) where
+    K: Resource<DynamicType = ()> + Clone,
+    Ctx: Bookkeeping + ?Sized,
+{
+    match event {
+        watcher::Event::Delete(object) => {
+            context.forget(&key_of(object), object.uid().as_deref());
+        }
+        watcher::Event::InitDone => {
+            let mut live = Live::default();
+            for object in store.state() {
+                live.keys.insert(key_of(&*object));
+                live.uids.extend(object.uid());
+            }
+            context.retain(&live);
+        }
+        _ => {}
+    }
 }
 
 fn key_of<K: Resource>(object: &K) -> String {
@@ -80,11 +204,12 @@ async fn reconcile<K, Ctx, E>(
     name: &'static str,
     cached: Arc<DeserializeGuard<K>>,
     context: Arc<Ctx>,
+    store: Store<DeserializeGuard<K>>,
     sync: Sync<K, Ctx, E>,
 ) -> Result<Action, E>
 where
-    K: Resource<DynamicType = ()> + DeserializeOwned,
-    Ctx: HasBackoff,
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned,
+    Ctx: Bookkeeping,
 {
     let key = key_of(&*cached);
     let object = match &cached.0 {
@@ -100,10 +225,19 @@ where
     if result.is_ok() {
         context.backoff().succeeded(&key);
     }
+    // Deleted while the sync ran: whatever the sync recorded (expectations of pods it
+    // created) will never be needed, and the delete event may already have been handled.
+    let uid = cached.uid();
+    let still_there = store
+        .get(&ObjectRef::from_obj(&*cached))
+        .is_some_and(|now| now.uid() == uid);
+    if !still_there {
+        context.forget(&key, uid.as_deref());
+    }
     result
 }
 
-fn retry_later<K: Resource, Ctx: HasBackoff, E: std::error::Error>(
+fn retry_later<K: Resource, Ctx: Bookkeeping, E: std::error::Error>(
     name: &'static str,
     cached: &K,
     error: &E,
@@ -113,4 +247,97 @@ fn retry_later<K: Resource, Ctx: HasBackoff, E: std::error::Error>(
     let delay = context.backoff().failed(&key);
     tracing::warn!(controller = name, object = %key, %error, retry_in = ?delay, "sync failed");
     Action::requeue(delay)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::runtime::watcher::Event;
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Default)]
+    struct Kept {
+        backoff: Backoff,
+        expectations: Expectations,
+    }
+
+    impl Bookkeeping for Kept {
+        fn backoff(&self) -> &Backoff {
+            &self.backoff
+        }
+        fn expectations(&self) -> Option<&Expectations> {
+            Some(&self.expectations)
+        }
+    }
+
+    fn object(name: &str) -> DeserializeGuard<ConfigMap> {
+        serde_json::from_value(json!({"metadata": {
+            "name": name, "namespace": "ns", "uid": format!("uid-{name}"), "resourceVersion": "1"
+        }}))
+        .unwrap()
+    }
+
+    /// Applies `events` to a store as the reflector does, then shows each to `observe`.
+    fn feed(
+        writer: &mut Writer<DeserializeGuard<ConfigMap>>,
+        store: &Store<DeserializeGuard<ConfigMap>>,
+        kept: &Kept,
+        events: Vec<Event<DeserializeGuard<ConfigMap>>>,
+    ) {
+        for event in events {
+            writer.apply_watcher_event(&event);
+            observe(&event, store, kept);
+        }
+    }
+
+    fn record(kept: &Kept, name: &str) {
+        kept.backoff.failed(&format!("ns/{name}"));
+        kept.expectations
+            .expect_creations(&format!("uid-{name}"), 1, Instant::now());
+    }
+
+    #[test]
+    fn a_watched_deletion_drops_the_objects_entries() {
+        let (store, mut writer) = reflector::store();
+        let kept = Kept::default();
+        feed(&mut writer, &store, &kept, vec![Event::Apply(object("a"))]);
+        feed(&mut writer, &store, &kept, vec![Event::Apply(object("b"))]);
+        record(&kept, "a");
+        record(&kept, "b");
+        feed(&mut writer, &store, &kept, vec![Event::Delete(object("a"))]);
+        assert_eq!((kept.backoff.len(), kept.expectations.len()), (1, 1));
+        assert!(!kept.expectations.satisfied("uid-b", Instant::now()));
+    }
+
+    #[test]
+    fn a_relist_drops_entries_of_objects_deleted_unseen() {
+        let (store, mut writer) = reflector::store();
+        let kept = Kept::default();
+        feed(
+            &mut writer,
+            &store,
+            &kept,
+            vec![
+                Event::Init,
+                Event::InitApply(object("a")),
+                Event::InitApply(object("b")),
+                Event::InitDone,
+            ],
+        );
+        record(&kept, "a");
+        record(&kept, "b");
+        // The watch broke; "a" was deleted meanwhile.
+        feed(
+            &mut writer,
+            &store,
+            &kept,
+            vec![Event::Init, Event::InitApply(object("b")), Event::InitDone],
+        );
+        assert_eq!((kept.backoff.len(), kept.expectations.len()), (1, 1));
+        assert!(!kept.expectations.satisfied("uid-b", Instant::now()));
+    }
 }

@@ -6,10 +6,16 @@
 //! tracked by pod key so each one is observed once, whether it shows up as a
 //! deletionTimestamp or as the delete event. An expectation older than five minutes is
 //! considered satisfied, so a lost event cannot wedge a controller.
+//!
+//! An owner's entry lives until the owner is gone: as upstream's `DeleteExpectations` in the
+//! ReplicaSet delete handler, the controller drops it when it sees the deletion, when a sync
+//! finds the owner gone, and after a relist for owners that vanished unseen.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use prometheus_client::metrics::gauge::Gauge;
 
 /// How long an unfulfilled expectation blocks its owner (upstream `ExpectationsTimeout`).
 pub const TIMEOUT: Duration = Duration::from_secs(5 * 60);
@@ -25,9 +31,20 @@ struct Expectation {
 #[derive(Debug, Default)]
 pub struct Expectations {
     owners: Mutex<HashMap<String, Expectation>>,
+    /// Moved by every entry added or dropped (a detached gauge unless
+    /// [`Expectations::reported_as`]).
+    entries: Gauge,
 }
 
 impl Expectations {
+    /// Expectations whose entries are counted in `controller`'s gauge in /metrics.
+    pub fn reported_as(controller: &str) -> Self {
+        Self {
+            owners: Mutex::default(),
+            entries: crate::runtime::metrics::global().expectations_entries(controller),
+        }
+    }
+
     /// True when the owner may create or delete pods again: nothing pending, or the
     /// expectation expired.
     pub fn satisfied(&self, owner: &str, now: Instant) -> bool {
@@ -54,7 +71,7 @@ impl Expectations {
 
     fn set(&self, owner: &str, adds: i64, deletes: HashSet<String>, now: Instant) {
         let mut owners = self.owners.lock().expect("expectations lock");
-        owners.insert(
+        let previous = owners.insert(
             owner.to_owned(),
             Expectation {
                 adds,
@@ -62,6 +79,9 @@ impl Expectations {
                 set_at: now,
             },
         );
+        if previous.is_none() {
+            self.entries.inc();
+        }
     }
 
     /// A pod of the owner appeared, or a creation was abandoned.
@@ -80,9 +100,38 @@ impl Expectations {
         }
     }
 
-    /// The owner is gone.
+    /// The owner is gone (upstream `DeleteExpectations`).
     pub fn forget(&self, owner: &str) {
-        self.owners.lock().expect("expectations lock").remove(owner);
+        let removed = self.owners.lock().expect("expectations lock").remove(owner);
+        if removed.is_some() {
+            self.entries.dec();
+        }
+    }
+
+    /// Keeps only the owners that `live` accepts (after a relist, which may have hidden
+    /// deletions).
+    pub fn retain(&self, live: impl Fn(&str) -> bool) {
+        let mut owners = self.owners.lock().expect("expectations lock");
+        let before = owners.len();
+        owners.retain(|owner, _| live(owner));
+        self.entries.dec_by((before - owners.len()) as i64);
+    }
+
+    /// Number of owners with an entry.
+    pub fn len(&self) -> usize {
+        self.owners.lock().expect("expectations lock").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Drop for Expectations {
+    /// The gauge adds up every instance: take this one's entries out of it.
+    fn drop(&mut self) {
+        let left = self.owners.get_mut().map_or(0, |o| o.len());
+        self.entries.dec_by(left as i64);
     }
 }
 
@@ -143,5 +192,56 @@ mod tests {
         e.expect_creations("ns/rs", 1, now);
         e.forget("ns/rs");
         assert!(e.satisfied("ns/rs", now));
+    }
+
+    #[test]
+    fn entries_of_gone_owners_are_dropped_and_counted() {
+        let e = Expectations::default();
+        let now = Instant::now();
+        for owner in ["uid-a", "uid-b", "uid-c"] {
+            e.expect_creations(owner, 1, now);
+            e.expect_deletions(owner, ["ns/p".to_string()], now);
+        }
+        assert_eq!((e.len(), e.entries.get()), (3, 3));
+        e.forget("uid-a");
+        e.forget("uid-a");
+        e.forget("uid-never-seen");
+        assert_eq!((e.len(), e.entries.get()), (2, 2));
+        e.retain(|owner| owner == "uid-b");
+        assert_eq!((e.len(), e.entries.get()), (1, 1));
+        // Observations of a forgotten owner (its pods going away) create nothing.
+        e.creation_observed("uid-c");
+        e.deletion_observed("uid-c", "ns/p");
+        assert_eq!(e.len(), 1);
+    }
+
+    #[test]
+    fn churn_leaves_no_entries() {
+        let e = Expectations::default();
+        let now = Instant::now();
+        for i in 0..10_000 {
+            let owner = format!("uid-{i}");
+            e.expect_creations(&owner, 1, now);
+            e.creation_observed(&owner);
+            e.forget(&owner);
+        }
+        assert!(e.is_empty());
+        assert_eq!(e.entries.get(), 0);
+    }
+
+    #[test]
+    fn the_process_gauge_adds_up_instances_and_drops_with_them() {
+        let gauge = crate::runtime::metrics::global().expectations_entries("expectations-unit");
+        let one = Expectations::reported_as("expectations-unit");
+        let two = Expectations::reported_as("expectations-unit");
+        let now = Instant::now();
+        one.expect_creations("uid-a", 1, now);
+        two.expect_creations("uid-a", 1, now);
+        two.expect_creations("uid-b", 1, now);
+        assert_eq!(gauge.get(), 3);
+        drop(two);
+        assert_eq!(gauge.get(), 1);
+        one.forget("uid-a");
+        assert_eq!(gauge.get(), 0);
     }
 }

@@ -5,18 +5,28 @@
 //! kube's reflector stores objects but its shared streams carry neither deletions nor the
 //! previous version of an object; controllers need both (expectations count observed
 //! deletions; a pod whose labels changed must wake the owner that no longer selects it).
+//!
+//! Objects are decoded one by one (`DeserializeGuard`): an object this build cannot decode is
+//! skipped — reported once per version in the log, in /metrics and as a Warning event on the
+//! object — while the rest of the list and watch goes on, so one bad object cannot keep the
+//! cache from syncing. The cache keeps the last version it could decode, if any: dropping
+//! it would look like a deletion, and a controller would replace an object that still exists.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Debug;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::core::DeserializeGuard;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
+
+use super::events::EventRecorder;
 
 /// Receives the changes of an informer's kind. Called on the informer's task: keep it cheap
 /// (record an observation, enqueue a key).
@@ -94,13 +104,12 @@ impl<K: Resource> Cache<K> {
             .insert(object.meta().name.clone().unwrap_or_default(), object)
     }
 
-    fn remove(&self, object: &K) -> Option<Arc<K>> {
-        let namespace = object.meta().namespace.clone().unwrap_or_default();
+    fn remove(&self, (namespace, name): &(String, String)) -> Option<Arc<K>> {
         let mut namespaces = self.namespaces.write().expect("cache lock");
-        let objects = namespaces.get_mut(&namespace)?;
-        let removed = objects.remove(object.meta().name.as_deref().unwrap_or_default());
+        let objects = namespaces.get_mut(namespace)?;
+        let removed = objects.remove(name);
         if objects.is_empty() {
-            namespaces.remove(&namespace);
+            namespaces.remove(namespace);
         }
         removed
     }
@@ -128,23 +137,35 @@ impl<K: Resource> Cache<K> {
 
 /// One watch of kind `K`, shared by every registered handler.
 pub struct Informer<K> {
-    api: Api<K>,
+    api: Api<DeserializeGuard<K>>,
     config: watcher::Config,
     cache: Arc<Cache<K>>,
     handlers: Vec<Arc<dyn EventHandler<K>>>,
+    events: Option<EventRecorder>,
+    /// Objects whose current version cannot be decoded, with that version: each bad version
+    /// is reported once, however often a relist shows it again.
+    undecodable: Mutex<HashMap<(String, String), String>>,
 }
 
 impl<K> Informer<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
 {
-    pub fn new(api: Api<K>, config: watcher::Config) -> Self {
+    pub fn new(api: Api<DeserializeGuard<K>>, config: watcher::Config) -> Self {
         Self {
             api,
             config,
             cache: Arc::new(Cache::new()),
             handlers: Vec::new(),
+            events: None,
+            undecodable: Mutex::default(),
         }
+    }
+
+    /// Records a Warning event on each object the informer cannot decode.
+    pub fn report_to(mut self, events: EventRecorder) -> Self {
+        self.events = Some(events);
+        self
     }
 
     /// The cache, filled once `run` has listed.
@@ -160,7 +181,7 @@ where
     /// Lists and watches until the process stops, retrying with backoff on errors.
     pub async fn run(self) {
         let kind = K::kind(&());
-        let mut relist: Option<Vec<Arc<K>>> = None;
+        let mut relist: Option<Relist<K>> = None;
         let mut events = watcher::watcher(self.api.clone(), self.config.clone())
             .default_backoff()
             .boxed();
@@ -172,18 +193,39 @@ where
         }
     }
 
-    fn apply(&self, event: Event<K>, relist: &mut Option<Vec<Arc<K>>>) {
+    fn apply(&self, event: Event<DeserializeGuard<K>>, relist: &mut Option<Relist<K>>) {
         self.apply_event(event, relist);
         super::metrics::global().cached(&K::kind(&()), self.cache.len());
     }
 
-    fn apply_event(&self, event: Event<K>, relist: &mut Option<Vec<Arc<K>>>) {
+    fn apply_event(&self, event: Event<DeserializeGuard<K>>, relist: &mut Option<Relist<K>>) {
         let event = event.modify(strip_managed_fields);
         match event {
-            Event::Init => *relist = Some(Vec::new()),
-            Event::InitApply(object) => relist.get_or_insert_with(Vec::new).push(Arc::new(object)),
-            Event::InitDone => self.finish_relist(relist.take().unwrap_or_default()),
+            Event::Init => *relist = Some(Relist::default()),
+            Event::InitApply(object) => {
+                let relist = relist.get_or_insert_with(Relist::default);
+                let key = key(&object);
+                match self.decoded(object) {
+                    Some(object) => relist.objects.push(Arc::new(object)),
+                    None => {
+                        // Kept at the last version that could be read, if there is one.
+                        relist.objects.extend(self.cache.get(&key.0, &key.1));
+                        relist.undecodable.insert(key);
+                    }
+                }
+            }
+            Event::InitDone => {
+                let relist = relist.take().unwrap_or_default();
+                self.undecodable
+                    .lock()
+                    .expect("undecodable lock")
+                    .retain(|key, _| relist.undecodable.contains(key));
+                self.finish_relist(relist.objects);
+            }
             Event::Apply(object) => {
+                let Some(object) = self.decoded(object) else {
+                    return;
+                };
                 let object = Arc::new(object);
                 match self.cache.insert(object.clone()) {
                     Some(old) => self
@@ -194,13 +236,69 @@ where
                 }
             }
             Event::Delete(object) => {
-                let last = self
-                    .cache
-                    .remove(&object)
-                    .unwrap_or_else(|| Arc::new(object));
+                let key = key(&object);
+                self.undecodable
+                    .lock()
+                    .expect("undecodable lock")
+                    .remove(&key);
+                let last = match self.cache.remove(&key) {
+                    Some(last) => last,
+                    // Never cached: tell the handlers if the final version can be read.
+                    None => match object.0 {
+                        Ok(object) => Arc::new(object),
+                        Err(_) => return,
+                    },
+                };
                 self.handlers.iter().for_each(|h| h.on_delete(&last));
             }
         }
+    }
+
+    /// The object, or None (reported once per version) when it cannot be decoded.
+    fn decoded(&self, object: DeserializeGuard<K>) -> Option<K> {
+        let key = key(&object);
+        let mut undecodable = self.undecodable.lock().expect("undecodable lock");
+        let invalid = match object.0 {
+            Ok(object) => {
+                undecodable.remove(&key);
+                return Some(object);
+            }
+            Err(invalid) => invalid,
+        };
+        let meta = &invalid.metadata;
+        let version = meta.resource_version.clone().unwrap_or_default();
+        let first = undecodable
+            .insert(key, version.clone())
+            .is_none_or(|reported| reported != version);
+        drop(undecodable);
+        if first {
+            let kind = K::kind(&());
+            let (namespace, name) = (
+                meta.namespace.as_deref().unwrap_or_default(),
+                meta.name.as_deref().unwrap_or_default(),
+            );
+            tracing::warn!(%kind, namespace, name, error = %invalid.error, "skipping an object that cannot be decoded; fix it and it will be read again");
+            super::metrics::global().undecodable(&kind);
+            if let Some(events) = &self.events {
+                events.warning(
+                    &ObjectReference {
+                        api_version: Some(K::api_version(&()).into_owned()),
+                        kind: Some(kind.into_owned()),
+                        namespace: meta.namespace.clone(),
+                        name: meta.name.clone(),
+                        uid: meta.uid.clone(),
+                        resource_version: meta.resource_version.clone(),
+                        ..Default::default()
+                    },
+                    "FailedDecode",
+                    format!(
+                        "minik8s cannot read this object and ignores it: {}",
+                        invalid.error
+                    ),
+                );
+            }
+        }
+        None
     }
 
     /// Swaps in a full list and tells handlers what changed since the previous one, deletions
@@ -227,6 +325,22 @@ where
             tracing::info!(kind = %K::kind(&()), objects = listed.len(), "informer synced");
         }
         self.cache.mark_synced();
+    }
+}
+
+/// A full list being received.
+struct Relist<K> {
+    objects: Vec<Arc<K>>,
+    /// Keys of the listed objects that could not be decoded.
+    undecodable: HashSet<(String, String)>,
+}
+
+impl<K> Default for Relist<K> {
+    fn default() -> Self {
+        Self {
+            objects: Vec::new(),
+            undecodable: HashSet::new(),
+        }
     }
 }
 
@@ -280,12 +394,24 @@ mod tests {
         }
     }
 
-    fn pod(name: &str, version: &str) -> Pod {
+    fn pod(name: &str, version: &str) -> DeserializeGuard<Pod> {
         serde_json::from_value(json!({"metadata": {
             "name": name, "namespace": "ns", "resourceVersion": version,
             "managedFields": [{"manager": "kubectl", "operation": "Apply"}]
         }}))
         .unwrap()
+    }
+
+    /// A pod this build cannot decode (the API server would not serve one; a newer or
+    /// older schema of a custom resource can).
+    fn bad_pod(name: &str, version: &str) -> DeserializeGuard<Pod> {
+        let pod: DeserializeGuard<Pod> = serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": "ns", "resourceVersion": version},
+            "spec": {"containers": "not-a-list"}
+        }))
+        .unwrap();
+        assert!(pod.0.is_err());
+        pod
     }
 
     /// An informer whose client is never called: `apply` is driven by hand.
@@ -296,7 +422,10 @@ mod tests {
             ))
         });
         let client = kube::Client::new(never, "default");
-        let mut informer = Informer::new(Api::<Pod>::all(client), watcher::Config::default());
+        let mut informer = Informer::new(
+            Api::<DeserializeGuard<Pod>>::all(client),
+            watcher::Config::default(),
+        );
         let recorder = Arc::new(Recorder::default());
         informer.add_handler(recorder.clone());
         (informer, recorder)
@@ -373,5 +502,74 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_undecodable_object_is_skipped_and_the_cache_still_syncs() {
+        let (informer, recorder) = informer();
+        let before = crate::runtime::metrics::global().undecodable_count("Pod");
+        let mut relist = None;
+        for event in [
+            Event::Init,
+            Event::InitApply(pod("good", "1")),
+            Event::InitApply(bad_pod("bad", "2")),
+            Event::InitDone,
+        ] {
+            informer.apply(event, &mut relist);
+        }
+        let cache = informer.cache();
+        assert!(cache.is_synced());
+        assert_eq!(cache.len(), 1);
+        assert_eq!(take(&recorder), ["add good"]);
+        // The watch goes on after it, too.
+        informer.apply(Event::Apply(bad_pod("bad", "3")), &mut relist);
+        informer.apply(Event::Apply(pod("later", "4")), &mut relist);
+        assert_eq!(take(&recorder), ["add later"]);
+        // Reported once per version: a relist showing version 3 again adds nothing.
+        for event in [
+            Event::Init,
+            Event::InitApply(pod("good", "1")),
+            Event::InitApply(bad_pod("bad", "3")),
+            Event::InitApply(pod("later", "4")),
+            Event::InitDone,
+        ] {
+            informer.apply(event, &mut relist);
+        }
+        assert!(
+            crate::runtime::metrics::global().undecodable_count("Pod") >= before + 2,
+            "versions 2 and 3 were counted"
+        );
+        assert_eq!(informer.undecodable.lock().unwrap().len(), 1);
+        // Fixed: read again, as an add.
+        informer.apply(Event::Apply(pod("bad", "5")), &mut relist);
+        assert_eq!(take(&recorder), ["add bad"]);
+        assert!(informer.undecodable.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_cached_object_that_turns_undecodable_keeps_its_last_readable_version() {
+        let (informer, recorder) = informer();
+        let mut relist = None;
+        informer.apply(Event::Apply(pod("a", "1")), &mut relist);
+        informer.apply(Event::Apply(bad_pod("a", "2")), &mut relist);
+        for event in [
+            Event::Init,
+            Event::InitApply(bad_pod("a", "2")),
+            Event::InitDone,
+        ] {
+            informer.apply(event, &mut relist);
+        }
+        let cached = informer.cache().get("ns", "a").expect("still cached");
+        assert_eq!(cached.resource_version().as_deref(), Some("1"));
+        assert_eq!(take(&recorder), ["add a"], "no update, no deletion");
+        // Its deletion reaches the handlers with the last readable version.
+        informer.apply(Event::Delete(bad_pod("a", "3")), &mut relist);
+        assert_eq!(take(&recorder), ["delete a"]);
+        assert!(informer.cache().is_empty());
+        assert!(informer.undecodable.lock().unwrap().is_empty());
+        // A bad object never cached is deleted without a word to the handlers.
+        informer.apply(Event::Apply(bad_pod("b", "4")), &mut relist);
+        informer.apply(Event::Delete(bad_pod("b", "5")), &mut relist);
+        assert!(take(&recorder).is_empty());
     }
 }

@@ -1,6 +1,7 @@
 //! Prometheus metrics of the process: syncs per controller (count, errors, duration), API
-//! requests by verb and status code, and informer cache sizes. One registry per process, as
-//! Prometheus client libraries keep it.
+//! requests by verb and status code, informer cache sizes and objects the informers could not
+//! decode, and the size of each controller's per-object bookkeeping (expectations, backoff).
+//! One registry per process, as Prometheus client libraries keep it.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -41,6 +42,9 @@ pub struct Metrics {
     pending: Family<ControllerLabel, Gauge>,
     requests: Family<RequestLabels, Counter>,
     cached: Family<KindLabel, Gauge>,
+    undecodable: Family<KindLabel, Counter>,
+    expectations: Family<ControllerLabel, Gauge>,
+    backoff: Family<ControllerLabel, Gauge>,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -85,6 +89,24 @@ impl Metrics {
             "Objects in the informer caches by kind",
             cached.clone(),
         );
+        let undecodable = Family::<KindLabel, Counter>::default();
+        registry.register(
+            "informer_undecodable_objects",
+            "Object versions the informers skipped because they could not be decoded, by kind",
+            undecodable.clone(),
+        );
+        let expectations = Family::<ControllerLabel, Gauge>::default();
+        registry.register(
+            "expectations_entries",
+            "Owners with recorded expectations, by controller",
+            expectations.clone(),
+        );
+        let backoff = Family::<ControllerLabel, Gauge>::default();
+        registry.register(
+            "backoff_entries",
+            "Objects with a failure count (per-object retry backoff), by controller",
+            backoff.clone(),
+        );
         Self {
             registry,
             syncs,
@@ -92,6 +114,9 @@ impl Metrics {
             pending,
             requests,
             cached,
+            undecodable,
+            expectations,
+            backoff,
         }
     }
 
@@ -132,6 +157,39 @@ impl Metrics {
         self.cached
             .get_or_create(&KindLabel { kind: kind.into() })
             .set(objects as i64);
+    }
+
+    /// An informer skipped a version of an object of `kind` that it could not decode.
+    pub fn undecodable(&self, kind: &str) {
+        self.undecodable
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .inc();
+    }
+
+    /// Objects of `kind` skipped so far.
+    pub fn undecodable_count(&self, kind: &str) -> u64 {
+        self.undecodable
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .get()
+    }
+
+    /// The gauge of `controller`'s expectation entries. Each instance of the structure moves it
+    /// by its own changes, so it adds up every instance in the process.
+    pub fn expectations_entries(&self, controller: &str) -> Gauge {
+        self.expectations
+            .get_or_create(&ControllerLabel {
+                controller: controller.into(),
+            })
+            .clone()
+    }
+
+    /// The gauge of `controller`'s backoff entries; as [`Self::expectations_entries`].
+    pub fn backoff_entries(&self, controller: &str) -> Gauge {
+        self.backoff
+            .get_or_create(&ControllerLabel {
+                controller: controller.into(),
+            })
+            .clone()
     }
 
     /// The Prometheus text format.

@@ -210,6 +210,7 @@ impl Controllers {
         })
     }
 
+    /// Starts the controller manager with `options` (scope them to the test's namespace).
     pub fn start_with(options: minik8s::manager::Options) -> Self {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {

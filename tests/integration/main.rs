@@ -15,4 +15,5 @@ mod leader_election;
 mod replicaset;
 mod rollout_cli;
 mod roundtrip;
+mod runtime;
 mod template_defaults;

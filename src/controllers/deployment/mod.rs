@@ -20,8 +20,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::core::DeserializeGuard;
-use kube::runtime::controller::{self, Action, Controller};
-use kube::runtime::watcher;
+use kube::runtime::controller::Action;
 use kube::{Api, Client};
 
 use crate::api::{MiniDeployment, MiniReplicaSet};
@@ -55,7 +54,7 @@ pub enum Error {
 }
 
 pub struct DeploymentController {
-    controller: Controller<CachedDeployment>,
+    watch: driver::Watch<MiniDeployment>,
     context: Arc<Context>,
     triggers: futures::channel::mpsc::UnboundedReceiver<
         kube::runtime::reflector::ObjectRef<CachedDeployment>,
@@ -72,11 +71,10 @@ impl DeploymentController {
         replica_sets: &mut Informer<MiniReplicaSet>,
         workers: u16,
     ) -> Self {
-        let controller = Controller::new(api, watcher::Config::default())
-            .with_config(controller::Config::default().concurrency(workers));
+        let watch = driver::Watch::new(api, workers);
         let (trigger, triggers) = futures::channel::mpsc::unbounded();
         let waker = handler::Waker {
-            deployments: controller.store(),
+            deployments: watch.store(),
             trigger,
         };
         replica_sets.add_handler(Arc::new(handler::ReplicaSetHandler(waker.clone())));
@@ -89,13 +87,18 @@ impl DeploymentController {
             replica_sets: replica_sets.cache(),
             pods: pods.cache(),
             events,
-            backoff: Backoff::default(),
+            backoff: Backoff::reported_as(CONTROLLER_NAME),
         });
         Self {
-            controller,
+            watch,
             context,
             triggers,
         }
+    }
+
+    /// What the controller keeps per MiniDeployment, to read its size while it runs.
+    pub fn bookkeeping(&self) -> Arc<dyn driver::Bookkeeping> {
+        self.context.clone()
     }
 
     pub async fn run(
@@ -106,7 +109,7 @@ impl DeploymentController {
         self.context.pods.wait_synced().await;
         driver::drive(
             CONTROLLER_NAME,
-            self.controller,
+            self.watch,
             self.triggers,
             shutdown,
             self.context,
@@ -116,7 +119,7 @@ impl DeploymentController {
     }
 }
 
-impl driver::HasBackoff for Context {
+impl driver::Bookkeeping for Context {
     fn backoff(&self) -> &Backoff {
         &self.backoff
     }

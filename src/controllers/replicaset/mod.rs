@@ -18,9 +18,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::core::DeserializeGuard;
-use kube::runtime::controller::{self, Controller};
 use kube::runtime::reflector::Store;
-use kube::runtime::watcher;
 use kube::{Api, Client};
 
 use crate::api::MiniReplicaSet;
@@ -62,7 +60,7 @@ pub enum Error {
 
 /// The controller, wired to the shared pod informer; started by [`ReplicaSetController::run`].
 pub struct ReplicaSetController {
-    controller: Controller<CachedReplicaSet>,
+    watch: driver::Watch<MiniReplicaSet>,
     context: Arc<Context>,
     triggers: futures::channel::mpsc::UnboundedReceiver<
         kube::runtime::reflector::ObjectRef<CachedReplicaSet>,
@@ -79,28 +77,32 @@ impl ReplicaSetController {
         pods: &mut Informer<Pod>,
         workers: u16,
     ) -> Self {
-        let controller = Controller::new(api, watcher::Config::default())
-            .with_config(controller::Config::default().concurrency(workers));
-        let expectations = Arc::new(Expectations::default());
+        let watch = driver::Watch::new(api, workers);
+        let expectations = Arc::new(Expectations::reported_as(CONTROLLER_NAME));
         let (trigger, triggers) = futures::channel::mpsc::unbounded();
         pods.add_handler(Arc::new(handler::PodHandler::new(
-            controller.store(),
+            watch.store(),
             expectations.clone(),
             trigger,
         )));
         let context = Arc::new(Context {
             client,
-            replicasets: controller.store(),
+            replicasets: watch.store(),
             pods: pods.cache(),
             expectations,
             events,
-            backoff: Backoff::default(),
+            backoff: Backoff::reported_as(CONTROLLER_NAME),
         });
         Self {
-            controller,
+            watch,
             context,
             triggers,
         }
+    }
+
+    /// What the controller keeps per MiniReplicaSet, to read its size while it runs.
+    pub fn bookkeeping(&self) -> Arc<dyn driver::Bookkeeping> {
+        self.context.clone()
     }
 
     /// Runs until `shutdown` completes, then finishes the syncs in flight.
@@ -113,7 +115,7 @@ impl ReplicaSetController {
         pods.wait_synced().await;
         driver::drive(
             CONTROLLER_NAME,
-            self.controller,
+            self.watch,
             self.triggers,
             shutdown,
             self.context,
@@ -123,8 +125,12 @@ impl ReplicaSetController {
     }
 }
 
-impl driver::HasBackoff for Context {
+impl driver::Bookkeeping for Context {
     fn backoff(&self) -> &Backoff {
         &self.backoff
+    }
+
+    fn expectations(&self) -> Option<&Expectations> {
+        Some(&self.expectations)
     }
 }
