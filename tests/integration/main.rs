@@ -9,6 +9,7 @@ mod crds;
 mod deployment;
 mod differential_deployment;
 mod differential_replicaset;
+mod differential_rollout_cli;
 mod fixtures;
 mod leader_election;
 mod replicaset;
