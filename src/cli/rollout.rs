@@ -376,7 +376,14 @@ async fn undo(target: Target, to_revision: i64) -> super::Result {
         Undo::Patch(patch) => {
             api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
-                .map_err(|e| format!("failed restoring revision {to_revision}: {e}"))?;
+                .map_err(|e| {
+                    // kubectl shows the API server's message, not the whole status.
+                    let reason = match &e {
+                        kube::Error::Api(status) => status.message.clone(),
+                        other => other.to_string(),
+                    };
+                    format!("failed restoring revision {to_revision}: {reason}")
+                })?;
             "rolled back".to_owned()
         }
     };
