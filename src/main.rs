@@ -7,7 +7,7 @@ async fn main() -> std::process::ExitCode {
     match Cli::parse().run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
+            eprintln!("{}", minik8s::cli::error_message(&err));
             std::process::ExitCode::FAILURE
         }
     }

@@ -2,6 +2,7 @@
 
 pub mod controller_manager;
 pub mod crd;
+mod describe;
 pub mod rollout;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +39,28 @@ pub enum SetCommand {
 pub type Result = std::result::Result<(), Error>;
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
+/// The line kubectl would print for `err` (its `cmdutil.CheckErr`): an API error as
+/// `Error from server (NotFound): minideployments.minik8s.dev "web" not found`, anything else
+/// after one `error: `.
+pub fn error_message(err: &Error) -> String {
+    if let Some(kube::Error::Api(status)) = err.downcast_ref::<kube::Error>() {
+        return match status.reason.as_str() {
+            "Unauthorized" => format!(
+                "error: You must be logged in to the server ({})",
+                status.message
+            ),
+            "" => format!("Error from server: {}", status.message),
+            reason => format!("Error from server ({reason}): {}", status.message),
+        };
+    }
+    let message = err.to_string();
+    if message.starts_with("error: ") {
+        message
+    } else {
+        format!("error: {message}")
+    }
+}
+
 impl Cli {
     pub async fn run(self) -> Result {
         match self.command {
@@ -56,5 +79,19 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn errors_read_as_kubectl_prints_them() {
+        let not_found = kube::Error::Api(Box::new(kube::core::Status::failure(
+            "minideployments.minik8s.dev \"web\" not found",
+            "NotFound",
+        )));
+        assert_eq!(
+            super::error_message(&not_found.into()),
+            "Error from server (NotFound): minideployments.minik8s.dev \"web\" not found"
+        );
+        assert_eq!(super::error_message(&"boom".into()), "error: boom");
+        assert_eq!(super::error_message(&"error: boom".into()), "error: boom");
     }
 }

@@ -2,9 +2,14 @@
 //! image` do for Deployments, for MiniDeployments. Usable as a kubectl plugin too (install
 //! the binary as `kubectl-minik8s`, then `kubectl minik8s rollout status mdeploy/web`).
 //!
+//! Messages and exit codes are kubectl's, word for word, with the resource named as kubectl
+//! names a MiniDeployment (`minideployment.minik8s.dev/web`, `minideployments.minik8s.dev
+//! "web"`); like kubectl, every check is made before anything is written.
+//!
 //! Everything here is an ordinary change to the MiniDeployment, so the same can be done
 //! declaratively: `spec.paused`, the template (image, `kubectl.kubernetes.io/restartedAt`
-//! annotation) and the `minik8s.dev/rollback-to` annotation, which the controller honours.
+//! annotation; `rollout undo` copies a revision's template back, as kubectl does), or the
+//! `minik8s.dev/rollback-to` annotation, which the controller honours.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -47,14 +52,14 @@ pub enum Rollout {
     History {
         #[command(flatten)]
         target: Target,
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         revision: Option<i64>,
     },
     /// Roll back to the previous revision, or to --to-revision.
     Undo {
         #[command(flatten)]
         target: Target,
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
         to_revision: i64,
     },
     /// Stop rolling out template changes (scaling goes on).
@@ -127,6 +132,11 @@ impl Target {
     }
 }
 
+/// How kubectl names a MiniDeployment in what it prints (`minideployment.minik8s.dev/web
+/// paused`) and in its errors (`minideployments.minik8s.dev "web" is already paused`).
+pub const KIND: &str = "minideployment.minik8s.dev";
+pub const RESOURCE: &str = "minideployments.minik8s.dev";
+
 pub async fn run(command: Rollout) -> super::Result {
     match command {
         Rollout::Status {
@@ -138,43 +148,246 @@ pub async fn run(command: Rollout) -> super::Result {
         Rollout::Undo {
             target,
             to_revision,
-        } => {
-            let (api, name, _) = target.api().await?;
-            let patch =
-                json!({"metadata": {"annotations": {util::ROLLBACK_TO: to_revision.to_string()}}});
-            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await?;
-            println!("minideployment.minik8s.dev/{name} rolled back");
-            Ok(())
-        }
+        } => undo(target, to_revision).await,
         Rollout::Pause { target } => set_paused(target, true).await,
         Rollout::Resume { target } => set_paused(target, false).await,
-        Rollout::Restart { target } => {
-            let (api, name, _) = target.api().await?;
-            let now = Timestamp::now().to_string();
-            let patch = json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": now}}}}});
-            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await?;
-            println!("minideployment.minik8s.dev/{name} restarted");
-            Ok(())
-        }
+        Rollout::Restart { target } => restart(target).await,
     }
 }
 
-async fn set_paused(target: Target, paused: bool) -> super::Result {
+/// kubectl's objectpauser / objectresumer: pausing a paused deployment (or resuming one that
+/// is not paused) is an error, named as kubectl names the resource.
+pub fn pause_refusal(name: &str, paused: bool, pause: bool) -> Option<String> {
+    let why = match (paused, pause) {
+        (true, true) => "is already paused",
+        (false, false) => "is not paused",
+        _ => return None,
+    };
+    Some(format!("error: {RESOURCE} {name:?} {why}"))
+}
+
+async fn set_paused(target: Target, pause: bool) -> super::Result {
     let (api, name, _) = target.api().await?;
     let current = api.get(&name).await?;
-    let word = if paused { "paused" } else { "resumed" };
-    if current.spec.paused == paused {
-        return Err(format!("minideployment.minik8s.dev/{name} is already {word}").into());
+    if let Some(refusal) = pause_refusal(&name, current.spec.paused, pause) {
+        return Err(refusal.into());
     }
     api.patch(
         &name,
         &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"paused": paused}})),
+        &Patch::Merge(json!({"spec": {"paused": pause}})),
     )
     .await?;
-    println!("minideployment.minik8s.dev/{name} {word}");
+    let word = if pause { "paused" } else { "resumed" };
+    println!("{KIND}/{name} {word}");
+    Ok(())
+}
+
+pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
+
+/// kubectl's objectrestarter: the template stamped with the time in RFC 3339 whole seconds.
+/// A paused deployment is refused; so is a second restart within the same second, whose
+/// stamp would change nothing (kubectl finds the patch empty).
+pub fn restart_patch(d: &MiniDeployment, now: Timestamp) -> Result<Value, String> {
+    let name = d.name_any();
+    if d.spec.paused {
+        return Err(format!(
+            "error: {RESOURCE} {name:?} can't restart paused deployment (run rollout resume first)"
+        ));
+    }
+    // kubectl writes local time with its offset; minik8s writes UTC (`Z`).
+    let stamp = Timestamp::from_second(now.as_second())
+        .map_err(|e| e.to_string())?
+        .to_string();
+    let current = &d
+        .spec
+        .template
+        .raw()
+        .get("metadata")
+        .and_then(|m| m.get("annotations"));
+    if current.and_then(|a| a.get(RESTARTED_AT)) == Some(&json!(stamp)) {
+        return Err(format!(
+            "failed to create patch for {name}: if restart has already been triggered within the past second, please wait before attempting to trigger another"
+        ));
+    }
+    Ok(json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}))
+}
+
+async fn restart(target: Target) -> super::Result {
+    let (api, name, _) = target.api().await?;
+    let patch = restart_patch(&api.get(&name).await?, Timestamp::now())?;
+    api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    println!("{KIND}/{name} restarted");
+    Ok(())
+}
+
+/// The sets `d` controls (kubectl's `deploymentutil.GetAllReplicaSets`).
+async fn owned_sets(client: Client, d: &MiniDeployment) -> kube::Result<Vec<MiniReplicaSet>> {
+    let sets: Api<MiniReplicaSet> = Api::namespaced(client, &d.namespace().unwrap_or_default());
+    let uid = d.uid().unwrap_or_default();
+    Ok(sets
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|rs| {
+            rs.owner_references()
+                .iter()
+                .any(|r| r.controller == Some(true) && r.uid == uid)
+        })
+        .collect())
+}
+
+/// A set's revision as kubectl reads it: none recorded is revision 0; one that does not parse
+/// leaves the set out.
+fn revision_of(rs: &MiniReplicaSet) -> Option<i64> {
+    match rs.annotations().get(util::REVISION) {
+        None => Some(0),
+        Some(_) => util::revision(rs),
+    }
+}
+
+/// What `rollout undo` does to a MiniDeployment.
+#[derive(Debug, PartialEq)]
+pub enum Undo {
+    /// The template already is that of the revision: `skipped rollback (…)`.
+    Skip(String),
+    /// A merge patch that gives the deployment the revision's template and annotations.
+    Patch(Value),
+}
+
+/// kubectl's `DeploymentRollbacker`, checks in its order: a negative or unknown revision, no
+/// previous revision, a paused deployment, a template that already matches. Otherwise the
+/// revision's template (without the pod-template-hash label) goes back into the deployment,
+/// which takes the set's annotations too, keeping its own bookkeeping ones. The patch names
+/// the resourceVersion read, so that what was checked is what gets changed.
+pub fn plan_undo(
+    d: &MiniDeployment,
+    sets: &[MiniReplicaSet],
+    to_revision: i64,
+    resume_command: &str,
+) -> Result<Undo, String> {
+    let not_found = || format!("unable to find specified revision {to_revision} in history");
+    if to_revision < 0 {
+        return Err(not_found());
+    }
+    let target = if to_revision > 0 {
+        sets.iter()
+            .find(|rs| revision_of(rs) == Some(to_revision))
+            .ok_or_else(not_found)?
+    } else {
+        // The second-newest revision (kubectl's deploymentRevision).
+        let mut latest: Option<(i64, &MiniReplicaSet)> = None;
+        let mut previous: Option<(i64, &MiniReplicaSet)> = None;
+        for rs in sets {
+            let Some(v) = revision_of(rs) else { continue };
+            if latest.is_none_or(|(l, _)| l < v) {
+                previous = latest;
+                latest = Some((v, rs));
+            } else if previous.is_none_or(|(p, _)| p < v) {
+                previous = Some((v, rs));
+            }
+        }
+        previous
+            .map(|(_, rs)| rs)
+            .ok_or_else(|| format!("no rollout history found for deployment {:?}", d.name_any()))?
+    };
+    if d.spec.paused {
+        return Err(format!(
+            "you cannot rollback a paused deployment; resume it first with '{resume_command}' and try again"
+        ));
+    }
+    if util::same_template(d, target) {
+        return Ok(Undo::Skip(format!(
+            "skipped rollback (current template already matches revision {to_revision})"
+        )));
+    }
+    let template = util::template_without_hash(target.spec.template.raw());
+    let mut annotations: BTreeMap<String, String> = d
+        .annotations()
+        .iter()
+        .filter(|(k, _)| util::skip_copy(k))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    annotations.extend(
+        target
+            .annotations()
+            .iter()
+            .filter(|(k, _)| !util::skip_copy(k))
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    let current_template = Value::Object(d.spec.template.raw().clone());
+    let mut metadata = json!({"resourceVersion": d.resource_version()});
+    let annotations_patch = merge_patch(&json!(d.annotations()), &json!(annotations));
+    if annotations_patch != json!({}) {
+        metadata["annotations"] = annotations_patch;
+    }
+    Ok(Undo::Patch(json!({
+        "metadata": metadata,
+        "spec": {"template": merge_patch(&current_template, &template)}
+    })))
+}
+
+/// The JSON merge patch (RFC 7386) that turns `from` into `to`: changed and new keys, and
+/// null for each key `to` no longer has.
+pub fn merge_patch(from: &Value, to: &Value) -> Value {
+    match (from, to) {
+        (Value::Object(from), Value::Object(to)) => {
+            let mut patch = serde_json::Map::new();
+            for (key, old) in from {
+                match to.get(key) {
+                    None => {
+                        patch.insert(key.clone(), Value::Null);
+                    }
+                    Some(new) if new != old => {
+                        patch.insert(key.clone(), merge_patch(old, new));
+                    }
+                    Some(_) => {}
+                }
+            }
+            for (key, new) in to {
+                if !from.contains_key(key) {
+                    patch.insert(key.clone(), new.clone());
+                }
+            }
+            Value::Object(patch)
+        }
+        _ => to.clone(),
+    }
+}
+
+/// How the user calls `rollout resume`: through kubectl when the binary runs as its plugin.
+fn resume_command() -> String {
+    let invoked = std::env::args_os().next().unwrap_or_default();
+    let plugin = std::path::Path::new(&invoked)
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("kubectl-"));
+    let prefix = if plugin { "kubectl minik8s" } else { "minik8s" };
+    format!("{prefix} rollout resume")
+}
+
+async fn undo(target: Target, to_revision: i64) -> super::Result {
+    let (api, name, client) = target.api().await?;
+    let d = api.get(&name).await?;
+    let sets = owned_sets(client, &d).await?;
+    let result = match plan_undo(&d, &sets, to_revision, &resume_command())? {
+        Undo::Skip(message) => message,
+        Undo::Patch(patch) => {
+            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(|e| {
+                    // kubectl shows the API server's message, not the whole status.
+                    let reason = match &e {
+                        kube::Error::Api(status) => status.message.clone(),
+                        other => other.to_string(),
+                    };
+                    format!("failed restoring revision {to_revision}: {reason}")
+                })?;
+            "rolled back".to_owned()
+        }
+    };
+    println!("{KIND}/{name} {result}");
     Ok(())
 }
 
@@ -225,9 +438,16 @@ pub fn status_message(d: &MiniDeployment) -> Result<(String, bool), String> {
 async fn status(target: Target, watch: bool, timeout: u64) -> super::Result {
     let (api, name, _) = target.api().await?;
     let deadline = (timeout > 0).then(|| std::time::Instant::now() + Duration::from_secs(timeout));
+    // A missing object is the API server's NotFound, reported as kubectl reports it.
+    let uid = api.get(&name).await?.uid();
     let mut last = String::new();
     loop {
-        let d = api.get(&name).await?;
+        // kubectl stops when the object it watches is deleted, rather than follow a new one
+        // of the same name.
+        let d = match api.get_opt(&name).await? {
+            Some(d) if d.uid() == uid => d,
+            _ => return Err("object has been deleted".into()),
+        };
         let (message, done) = status_message(&d)?;
         if message != last {
             println!("{message}");
@@ -244,49 +464,84 @@ async fn status(target: Target, watch: bool, timeout: u64) -> super::Result {
 }
 
 async fn history(target: Target, revision: Option<i64>) -> super::Result {
+    let revision = revision.unwrap_or(0);
+    if revision < 0 {
+        return Err(format!("revision must be a positive integer: {revision}").into());
+    }
     let (api, name, client) = target.api().await?;
     let d = api.get(&name).await?;
-    let sets: Api<MiniReplicaSet> = Api::namespaced(client, &d.namespace().unwrap_or_default());
-    let uid = d.uid().unwrap_or_default();
-    let owned: Vec<MiniReplicaSet> = sets
-        .list(&ListParams::default())
-        .await?
-        .items
-        .into_iter()
-        .filter(|rs| rs.owner_references().iter().any(|r| r.uid == uid))
-        .collect();
-    let by_revision: BTreeMap<i64, &MiniReplicaSet> = owned
-        .iter()
-        .filter_map(|rs| Some((util::revision(rs)?, rs)))
-        .collect();
-    match revision {
-        None => print!("{}", history_table(&name, &by_revision)),
-        Some(revision) => {
-            let rs = by_revision
-                .get(&revision)
-                .ok_or(format!("unable to find the specified revision {revision}"))?;
-            let template = util::template_without_hash(rs.spec.template.raw());
-            println!("minideployment.minik8s.dev/{name} with revision #{revision}");
-            print!(
-                "{}",
-                serde_norway::to_string(&json!({"template": template}))?
-            );
-        }
-    }
+    let sets = owned_sets(client, &d).await?;
+    print!("{}", history_output(&name, &sets, revision)?);
     Ok(())
 }
 
-/// `kubectl rollout history` output: each revision with its change-cause.
-pub fn history_table(name: &str, by_revision: &BTreeMap<i64, &MiniReplicaSet>) -> String {
-    let mut out = format!("minideployment.minik8s.dev/{name}\nREVISION  CHANGE-CAUSE\n");
-    for (revision, rs) in by_revision {
-        let cause = rs
-            .annotations()
-            .get("kubernetes.io/change-cause")
-            .map_or("<none>", String::as_str);
-        out.push_str(&format!("{revision:<9} {cause}\n"));
+/// `kubectl rollout history` for a deployment with these sets: the revisions with their
+/// change-cause, or with `revision` > 0 that revision's pod template as describe prints it.
+pub fn history_output(
+    name: &str,
+    sets: &[MiniReplicaSet],
+    revision: i64,
+) -> Result<String, String> {
+    // Revision → template, with the set's change-cause among the template's annotations.
+    let mut templates: BTreeMap<i64, serde_json::Map<String, Value>> = BTreeMap::new();
+    for rs in sets {
+        let Some(v) = revision_of(rs) else { continue };
+        let mut template = rs.spec.template.raw().clone();
+        let metadata = template
+            .entry("metadata")
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .ok_or("a template's metadata is not an object")?;
+        let annotations = metadata.entry("annotations").or_insert_with(|| json!({}));
+        if let Some(cause) = rs.annotations().get(CHANGE_CAUSE).filter(|c| !c.is_empty()) {
+            annotations[CHANGE_CAUSE] = json!(cause);
+        }
+        templates.insert(v, template);
     }
-    out
+    let body = if templates.is_empty() {
+        "No rollout history found.".to_owned()
+    } else if revision > 0 {
+        let template = templates
+            .get(&revision)
+            .ok_or("unable to find the specified revision")?;
+        super::describe::pod_template(template)
+    } else {
+        history_table(&templates)
+    };
+    let with_revision = if revision > 0 {
+        format!("with revision #{revision}")
+    } else {
+        String::new()
+    };
+    Ok(format!("{KIND}/{name} {with_revision}\n{body}\n"))
+}
+
+const CHANGE_CAUSE: &str = "kubernetes.io/change-cause";
+
+/// The REVISION / CHANGE-CAUSE table, laid out as kubectl's tabwriter does (two spaces of
+/// padding after the widest revision).
+fn history_table(templates: &BTreeMap<i64, serde_json::Map<String, Value>>) -> String {
+    let rows: Vec<(String, String)> = templates
+        .iter()
+        .map(|(revision, template)| {
+            let cause = template["metadata"]["annotations"][CHANGE_CAUSE]
+                .as_str()
+                .filter(|c| !c.is_empty())
+                .unwrap_or("<none>");
+            (revision.to_string(), cause.to_owned())
+        })
+        .collect();
+    let width = rows
+        .iter()
+        .map(|(r, _)| r.len())
+        .chain(["REVISION".len()])
+        .max()
+        .unwrap_or(0)
+        + 2;
+    std::iter::once(("REVISION".to_owned(), "CHANGE-CAUSE".to_owned()))
+        .chain(rows)
+        .map(|(revision, cause)| format!("{revision:<width$}{cause}\n"))
+        .collect()
 }
 
 pub async fn set_image(args: SetImage) -> super::Result {
@@ -443,24 +698,168 @@ mod tests {
         assert!(t("web", None).is_err());
     }
 
+    fn set(revision: Option<&str>, image: &str, annotations: Value) -> MiniReplicaSet {
+        let mut annotations = annotations;
+        if let Some(revision) = revision {
+            annotations[util::REVISION] = json!(revision);
+        }
+        serde_json::from_value(json!({
+            "apiVersion": "minik8s.dev/v1alpha1", "kind": "MiniReplicaSet",
+            "metadata": {"name": format!("web-{image}"), "annotations": annotations},
+            "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {
+                "metadata": {"labels": {"a": "b", "pod-template-hash": image}},
+                "spec": {"containers": [{"name": "app", "image": image}]}}}
+        }))
+        .unwrap()
+    }
+
+    fn web(image: &str, paused: bool, annotations: Value) -> MiniDeployment {
+        serde_json::from_value(json!({
+            "apiVersion": "minik8s.dev/v1alpha1", "kind": "MiniDeployment",
+            "metadata": {"name": "web", "resourceVersion": "7", "annotations": annotations},
+            "spec": {"replicas": 1, "paused": paused, "selector": {"matchLabels": {"a": "b"}},
+                     "template": {"metadata": {"labels": {"a": "b"}},
+                                  "spec": {"containers": [{"name": "app", "image": image}]}}}
+        }))
+        .unwrap()
+    }
+
     #[test]
     fn history_lists_revisions_with_their_change_cause() {
-        let rs = |annotations: Value| -> MiniReplicaSet {
-            serde_json::from_value(
-                json!({"apiVersion": "minik8s.dev/v1alpha1", "kind": "MiniReplicaSet",
-                "metadata": {"name": "r", "annotations": annotations},
-                "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {}}}),
-            )
-            .unwrap()
-        };
-        let (one, two) = (
-            rs(json!({})),
-            rs(json!({"kubernetes.io/change-cause": "image v2"})),
-        );
-        let table = history_table("web", &BTreeMap::from([(1, &one), (2, &two)]));
+        let sets = [
+            set(
+                Some("2"),
+                "v2",
+                json!({"kubernetes.io/change-cause": "image v2"}),
+            ),
+            set(Some("1"), "v1", json!({})),
+            set(Some("x"), "bad", json!({})),
+        ];
         assert_eq!(
-            table,
-            "minideployment.minik8s.dev/web\nREVISION  CHANGE-CAUSE\n1         <none>\n2         image v2\n"
+            history_output("web", &sets, 0).unwrap(),
+            "minideployment.minik8s.dev/web \nREVISION  CHANGE-CAUSE\n1         <none>\n2         image v2\n\n"
+        );
+        assert_eq!(
+            history_output("web", &[], 0).unwrap(),
+            "minideployment.minik8s.dev/web \nNo rollout history found.\n"
+        );
+        assert_eq!(
+            history_output("web", &sets, 3).unwrap_err(),
+            "unable to find the specified revision"
+        );
+        let one = history_output("web", &sets, 2).unwrap();
+        assert!(
+            one.starts_with("minideployment.minik8s.dev/web with revision #2\nPod Template:\n"),
+            "{one}"
+        );
+        assert!(
+            one.contains("  Annotations:\tkubernetes.io/change-cause: image v2\n"),
+            "{one}"
+        );
+        // A set without a revision is revision 0.
+        let unrecorded = [set(None, "v0", json!({}))];
+        assert!(
+            history_output("web", &unrecorded, 0)
+                .unwrap()
+                .contains("\n0         <none>\n")
+        );
+    }
+
+    #[test]
+    fn undo_checks_before_it_writes_as_kubectl_does() {
+        let sets = [
+            set(
+                Some("1"),
+                "v1",
+                json!({"kubernetes.io/change-cause": "first"}),
+            ),
+            set(Some("2"), "v2", json!({})),
+        ];
+        let d = web("v2", false, json!({util::REVISION: "2", "note": "x"}));
+        let plan = |d: &MiniDeployment, sets: &[MiniReplicaSet], to| {
+            plan_undo(d, sets, to, "minik8s rollout resume")
+        };
+        assert_eq!(
+            plan(&d, &sets, 5).unwrap_err(),
+            "unable to find specified revision 5 in history"
+        );
+        assert_eq!(
+            plan(&d, &sets, -1).unwrap_err(),
+            "unable to find specified revision -1 in history"
+        );
+        assert_eq!(
+            plan(&d, &sets[1..], 0).unwrap_err(),
+            "no rollout history found for deployment \"web\""
+        );
+        assert_eq!(
+            plan(&d, &sets, 2).unwrap(),
+            Undo::Skip("skipped rollback (current template already matches revision 2)".into())
+        );
+        // The revision is looked up before the pause is: no history wins over paused.
+        let paused = web("v2", true, json!({}));
+        assert_eq!(
+            plan(&paused, &sets[1..], 0).unwrap_err(),
+            "no rollout history found for deployment \"web\""
+        );
+        assert_eq!(
+            plan(&paused, &sets, 0).unwrap_err(),
+            "you cannot rollback a paused deployment; resume it first with 'minik8s rollout resume' and try again"
+        );
+        // The template comes back without its hash label; the deployment takes the set's
+        // annotations and keeps its own bookkeeping ones.
+        let Undo::Patch(patch) = plan(&d, &sets, 0).unwrap() else {
+            panic!("a rollback")
+        };
+        assert_eq!(
+            patch,
+            json!({"metadata": {"resourceVersion": "7",
+                                "annotations": {"note": null, "kubernetes.io/change-cause": "first"}},
+                   "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "v1"}]}}}})
+        );
+    }
+
+    #[test]
+    fn merge_patches_remove_what_is_gone() {
+        assert_eq!(
+            merge_patch(
+                &json!({"a": 1, "b": {"c": 1, "d": 2}}),
+                &json!({"b": {"c": 1, "d": 3}, "e": [1]})
+            ),
+            json!({"a": null, "b": {"d": 3}, "e": [1]})
+        );
+    }
+
+    #[test]
+    fn pause_and_resume_refuse_what_is_already_so() {
+        assert_eq!(
+            pause_refusal("web", true, true).unwrap(),
+            "error: minideployments.minik8s.dev \"web\" is already paused"
+        );
+        assert_eq!(
+            pause_refusal("web", false, false).unwrap(),
+            "error: minideployments.minik8s.dev \"web\" is not paused"
+        );
+        assert_eq!(pause_refusal("web", false, true), None);
+        assert_eq!(pause_refusal("web", true, false), None);
+    }
+
+    #[test]
+    fn restart_stamps_whole_seconds_once_per_second_and_not_when_paused() {
+        let now: Timestamp = "2026-01-02T03:04:05.678Z".parse().unwrap();
+        let patch = restart_patch(&web("v1", false, json!({})), now).unwrap();
+        assert_eq!(
+            patch["spec"]["template"]["metadata"]["annotations"][RESTARTED_AT],
+            "2026-01-02T03:04:05Z"
+        );
+        let mut d = web("v1", false, json!({}));
+        d.spec.template = serde_json::from_value(json!({"metadata": {"labels": {"a": "b"}, "annotations": {RESTARTED_AT: "2026-01-02T03:04:05Z"}}, "spec": {}})).unwrap();
+        assert_eq!(
+            restart_patch(&d, now).unwrap_err(),
+            "failed to create patch for web: if restart has already been triggered within the past second, please wait before attempting to trigger another"
+        );
+        assert_eq!(
+            restart_patch(&web("v1", true, json!({})), now).unwrap_err(),
+            "error: minideployments.minik8s.dev \"web\" can't restart paused deployment (run rollout resume first)"
         );
     }
 }

@@ -10,6 +10,7 @@ mod deployment;
 mod differential_deployment;
 mod differential_events;
 mod differential_replicaset;
+mod differential_rollout_cli;
 mod fixtures;
 mod leader_election;
 mod replicaset;

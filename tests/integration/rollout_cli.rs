@@ -2,12 +2,11 @@
 //! and as a kubectl plugin.
 
 use std::process::{Command, Output};
-use std::time::Duration;
 
 use minik8s::api::MiniDeployment;
 use serde_json::json;
 
-use crate::common::{Controllers, TestNamespace, eventually};
+use crate::common::{Controllers, TestNamespace};
 
 fn minik8s(ns: &TestNamespace, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_minik8s"))
@@ -67,23 +66,21 @@ async fn rollout_commands_behave_like_kubectl_rollout() {
     let history = ok(minik8s(&ns, &["rollout", "history", "mdeploy/web"]));
     assert_eq!(
         history,
-        "minideployment.minik8s.dev/web\nREVISION  CHANGE-CAUSE\n1         first\n2         first\n"
+        "minideployment.minik8s.dev/web \nREVISION  CHANGE-CAUSE\n1         first\n2         first\n\n"
     );
     let revision = ok(minik8s(
         &ns,
         &["rollout", "history", "mdeploy/web", "--revision", "1"],
     ));
-    assert!(revision.contains("image: app:v1"), "{revision}");
+    assert!(revision.contains("    Image:\tapp:v1\n"), "{revision}");
 
     assert_eq!(
         ok(minik8s(&ns, &["rollout", "undo", "mdeploy/web"])),
         "minideployment.minik8s.dev/web rolled back\n"
     );
+    // Like kubectl's, the rollback is done when the command returns.
     let api = ns.api::<MiniDeployment>();
-    eventually(Duration::from_secs(60), "the rollback", || async {
-        image(&api.get("web").await.unwrap()) == "app:v1"
-    })
-    .await;
+    assert_eq!(image(&api.get("web").await.unwrap()), "app:v1");
     ok(minik8s(
         &ns,
         &["rollout", "status", "mdeploy/web", "--timeout", "60"],
@@ -139,19 +136,28 @@ async fn rollout_commands_behave_like_kubectl_rollout() {
     let _ = std::fs::remove_file(&plugin);
     std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_minik8s"), &plugin).unwrap();
     let path = format!("{}:{}", plugins.display(), std::env::var("PATH").unwrap());
-    let output = Command::new("kubectl")
-        .args([
-            "minik8s",
-            "rollout",
-            "history",
-            "mdeploy/web",
-            "--namespace",
-            &ns.name,
-        ])
-        .env("PATH", path)
-        .output()
-        .unwrap();
-    assert!(ok(output).starts_with("minideployment.minik8s.dev/web\nREVISION"));
+    let plugin = |args: &[&str]| {
+        Command::new("kubectl")
+            .arg("minik8s")
+            .args(args)
+            .args(["--namespace", &ns.name])
+            .env("PATH", &path)
+            .output()
+            .unwrap()
+    };
+    assert!(
+        ok(plugin(&["rollout", "history", "mdeploy/web"]))
+            .starts_with("minideployment.minik8s.dev/web \nREVISION")
+    );
+    // Messages that name a command name it as the user typed it.
+    ok(plugin(&["rollout", "pause", "mdeploy/web"]));
+    let refused = plugin(&["rollout", "undo", "mdeploy/web"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr),
+        "error: you cannot rollback a paused deployment; resume it first with \
+         'kubectl minik8s rollout resume' and try again\n"
+    );
     let _ = std::fs::remove_dir_all(&plugins);
     ns.cleanup().await;
 }
