@@ -2,18 +2,50 @@
 //!
 //! The API server stores a Deployment's template with every quantity parsed and rounded up to
 //! milli-units, and the deployment controller compares templates with semantic equality,
-//! where `1`, `1000m` and `1e3m` are the same number. A MiniDeployment's template is kept as
-//! written, so the controller needs the same notion of "the same quantity". Only the value
-//! matters here, not the canonical spelling, so a quantity is reduced to an exact decimal
-//! `digits × 10^exponent` with no trailing zeros in `digits`.
+//! where `1`, `1000m` and `0.001k` are the same number. A MiniDeployment's template is kept
+//! as written, so the controller needs the same notion of "the same quantity", and the CLI
+//! prints quantities as the API server would have stored them (`1024Mi` → `1Gi`).
 
-/// A quantity's exact value, `mantissa × 10^exponent`, with `mantissa` not divisible by 10
-/// (or zero with exponent 0), so that equal values have equal representations.
+/// How a quantity was written, which decides how its canonical form is spelled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    DecimalSi,
+    DecimalExponent,
+    BinarySi,
+}
+
+/// A quantity's exact value, `mantissa × 10^exponent` with `mantissa` not divisible by 10
+/// (or zero with exponent 0), so that equal values have equal representations; and the
+/// format it was written in. Equality is equality of value.
+#[derive(Clone, Copy, Debug)]
 pub struct Quantity {
     mantissa: i128,
     exponent: i32,
+    format: Format,
 }
+
+impl PartialEq for Quantity {
+    fn eq(&self, other: &Self) -> bool {
+        (self.mantissa, self.exponent) == (other.mantissa, other.exponent)
+    }
+}
+
+impl Eq for Quantity {}
+
+const BINARY_SUFFIXES: [&str; 7] = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
+
+const DECIMAL_SUFFIXES: [(&str, i32); 10] = [
+    ("n", -9),
+    ("u", -6),
+    ("m", -3),
+    ("", 0),
+    ("k", 3),
+    ("M", 6),
+    ("G", 9),
+    ("T", 12),
+    ("P", 15),
+    ("E", 18),
+];
 
 impl Quantity {
     /// Parses the Kubernetes quantity syntax: a signed decimal number and an optional suffix,
@@ -45,42 +77,49 @@ impl Quantity {
                 .checked_add(i128::from(b - b'0'))?;
         }
         let mut exponent = -i32::try_from(fraction.len()).ok()?;
-        let binary_power = match suffix {
-            "Ki" => 1,
-            "Mi" => 2,
-            "Gi" => 3,
-            "Ti" => 4,
-            "Pi" => 5,
-            "Ei" => 6,
-            _ => 0,
-        };
-        if binary_power > 0 {
-            mantissa = mantissa.checked_mul(1024i128.checked_pow(binary_power)?)?;
+        let format = if let Some(power) = BINARY_SUFFIXES[1..].iter().position(|b| *b == suffix) {
+            mantissa = mantissa.checked_mul(1024i128.checked_pow(power as u32 + 1)?)?;
+            Format::BinarySi
+        } else if let Some((_, power)) = DECIMAL_SUFFIXES.iter().find(|(s, _)| *s == suffix) {
+            exponent += power;
+            Format::DecimalSi
         } else {
-            exponent += match suffix {
-                "n" => -9,
-                "u" => -6,
-                "m" => -3,
-                "" => 0,
-                "k" => 3,
-                "M" => 6,
-                "G" => 9,
-                "T" => 12,
-                "P" => 15,
-                "E" => 18,
-                _ => {
-                    let power = suffix.strip_prefix(['e', 'E'])?;
-                    if power.is_empty() || power == "-" || power == "+" {
-                        return None;
-                    }
-                    power.parse::<i32>().ok()?
-                }
-            };
-        }
+            let power = suffix.strip_prefix(['e', 'E'])?;
+            if power.is_empty() || power == "-" || power == "+" {
+                return None;
+            }
+            exponent += power.parse::<i32>().ok()?;
+            Format::DecimalExponent
+        };
         if negative {
             mantissa = -mantissa;
         }
-        Some(Self { mantissa, exponent }.reduced())
+        // Nothing finer than nano-units is kept: the API server rounds up.
+        if exponent < -9 {
+            let divisor = 10i128
+                .checked_pow((-9 - exponent) as u32)
+                .unwrap_or(i128::MAX);
+            mantissa = ceil_div(mantissa, divisor);
+            exponent = -9;
+        }
+        Some(
+            Self {
+                mantissa,
+                exponent,
+                format,
+            }
+            .reduced(),
+        )
+    }
+
+    /// The value as `mantissa × 10^exponent`.
+    pub fn value(self) -> (i128, i32) {
+        (self.mantissa, self.exponent)
+    }
+
+    /// A spelling of the value alone, the same for equal values whatever the format.
+    pub fn value_key(self) -> String {
+        format!("{}e{}", self.mantissa, self.exponent)
     }
 
     /// Rounded up to whole milli-units, as the API server rounds resource lists
@@ -90,26 +129,57 @@ impl Quantity {
             return self;
         }
         let divisor = 10i128.checked_pow((-3 - self.exponent) as u32);
-        let Some(divisor) = divisor else {
-            // So small that it rounds up to one milli-unit (or down to zero if negative).
-            let milli = if self.mantissa > 0 { 1 } else { 0 };
-            return Self {
-                mantissa: milli,
-                exponent: -3,
-            }
-            .reduced();
-        };
-        let quotient = self.mantissa.div_euclid(divisor);
-        let rounded = if self.mantissa.rem_euclid(divisor) == 0 {
-            quotient
-        } else {
-            quotient + 1
+        let mantissa = match divisor {
+            Some(divisor) => ceil_div(self.mantissa, divisor),
+            // So small that it rounds up to one milli-unit (or to zero if negative).
+            None => i128::from(self.mantissa > 0),
         };
         Self {
-            mantissa: rounded,
+            mantissa,
             exponent: -3,
+            format: self.format,
         }
         .reduced()
+    }
+
+    /// The canonical form the API server stores and prints (`resource.Quantity`'s `String`):
+    /// `1000m` → `1`, `0.5` → `500m`, `1024Mi` → `1Gi`, `1e3` kept in exponent form.
+    pub fn canonical(self) -> String {
+        let (mut mantissa, mut exponent) = (self.mantissa, self.exponent);
+        if self.format == Format::BinarySi && exponent >= 0 {
+            let whole = 10i128
+                .checked_pow(exponent as u32)
+                .and_then(|p| mantissa.checked_mul(p));
+            if let Some(mut value) = whole.filter(|v| v.abs() >= 1024) {
+                let mut power = 0;
+                while value % 1024 == 0 && power < BINARY_SUFFIXES.len() - 1 {
+                    value /= 1024;
+                    power += 1;
+                }
+                return format!("{value}{}", BINARY_SUFFIXES[power]);
+            }
+        }
+        if mantissa == 0 {
+            return "0".into();
+        }
+        // Decimal suffixes step by 10³: move the exponent down to a multiple of 3.
+        let extra = exponent.rem_euclid(3);
+        match mantissa.checked_mul(10i128.pow(extra as u32)) {
+            Some(scaled) => {
+                mantissa = scaled;
+                exponent -= extra;
+            }
+            None => return format!("{mantissa}e{exponent}"),
+        }
+        let suffix = match self.format {
+            Format::DecimalExponent if exponent == 0 => String::new(),
+            Format::DecimalExponent => format!("e{exponent}"),
+            _ => DECIMAL_SUFFIXES
+                .iter()
+                .find(|(_, e)| *e == exponent)
+                .map_or_else(|| format!("e{exponent}"), |(s, _)| (*s).to_owned()),
+        };
+        format!("{mantissa}{suffix}")
     }
 
     fn reduced(mut self) -> Self {
@@ -125,12 +195,8 @@ impl Quantity {
     }
 }
 
-impl std::fmt::Display for Quantity {
-    /// `mantissa` `e` `exponent`: one spelling per value (not the API server's canonical
-    /// spelling, which nothing here needs).
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}e{}", self.mantissa, self.exponent)
-    }
+fn ceil_div(a: i128, b: i128) -> i128 {
+    a.div_euclid(b) + i128::from(a.rem_euclid(b) != 0)
 }
 
 #[cfg(test)]
@@ -173,6 +239,29 @@ mod tests {
         assert_eq!(q("2").rounded_up_to_milli(), q("2"));
         assert_eq!(q("-0.0001").rounded_up_to_milli(), q("0"));
         assert_eq!(q("1e-40").rounded_up_to_milli(), q("1m"));
+        assert_eq!(q("0.1n"), q("1n"), "finer than nano rounds up");
+    }
+
+    #[test]
+    fn quantities_print_in_canonical_form() {
+        for (written, canonical) in [
+            ("1", "1"),
+            ("1000m", "1"),
+            ("100m", "100m"),
+            ("0.5", "500m"),
+            ("1.5", "1500m"),
+            ("1000", "1k"),
+            ("128Mi", "128Mi"),
+            ("1024Mi", "1Gi"),
+            ("0.5Gi", "512Mi"),
+            ("512", "512"),
+            ("1e3", "1e3"),
+            ("0", "0"),
+            ("0.1n", "1n"),
+            ("64M", "64M"),
+        ] {
+            assert_eq!(q(written).canonical(), canonical, "{written}");
+        }
     }
 
     #[test]

@@ -184,7 +184,7 @@ fn default_volume(volume: &mut Map<String, Value>) {
         && let Some(Value::String(limit)) = empty_dir.get("sizeLimit")
         && let Some(value) = Quantity::parse(limit)
     {
-        empty_dir.insert("sizeLimit".into(), json!(value.to_string()));
+        empty_dir.insert("sizeLimit".into(), json!(value.value_key()));
     }
     if let Some(claim) = object(volume, "ephemeral")
         .and_then(|e| object(e, "volumeClaimTemplate"))
@@ -219,7 +219,7 @@ fn round_resource_list(parent: &mut Map<String, Value>, key: &str) {
             _ => None,
         };
         if let Some(quantity) = quantity {
-            *value = json!(quantity.rounded_up_to_milli().to_string());
+            *value = json!(quantity.rounded_up_to_milli().value_key());
         }
     }
 }

@@ -9,6 +9,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::api::quantity::Quantity;
+
 /// kubectl's annotations printer shows a longer annotation on lines of its own.
 const MAX_ANNOTATION_LEN: usize = 140;
 
@@ -398,19 +400,21 @@ fn container_resource(container: &Map<String, Value>, field: &Map<String, Value>
     if !["limits", "requests"].contains(&list) || !standard {
         return String::new();
     }
-    let read = |v: Option<&Value>| v.and_then(|v| quantity(&text(Some(v))));
+    let read = |v: Option<&Value>| v.and_then(|v| Quantity::parse(&text(Some(v))));
+    let zero = Quantity::parse("0").expect("0 is a quantity");
+    let one = Quantity::parse("1").expect("1 is a quantity");
     let value = read(
         object(container.get("resources"))
             .and_then(|r| object(r.get(list)))
             .and_then(|l| l.get(name)),
     )
-    .unwrap_or((0, 0, Format::DecimalSi));
+    .unwrap_or(zero);
     let divisor = read(field.get("divisor"))
-        .filter(|(amount, _, _)| *amount != 0)
-        .unwrap_or((1, 0, Format::DecimalSi));
+        .filter(|d| *d != zero)
+        .unwrap_or(one);
     // CPU counts millicores, the rest whole units, each rounded up before dividing.
     let shift = if name == "cpu" { 3 } else { 0 };
-    let units = |(amount, scale, _): (i128, i32, Format)| whole_units(amount, scale, shift);
+    let units = |q: Quantity| whole_units(q, shift);
     let shown = match (units(value), units(divisor)) {
         (Some(v), Some(d)) if d != 0 => ceil_div(v, d).to_string(),
         _ => String::new(),
@@ -673,183 +677,31 @@ fn tolerations(w: &mut Writer, tolerations: &[Value]) {
     }
 }
 
-/// A quantity in the canonical form the API server stores and prints (`resource.Quantity`'s
-/// `String`): `1000m` → `1`, `0.5` → `500m`, `1024Mi` → `1Gi`, `1e3` kept in exponent form.
-/// Anything that does not parse is returned as written.
-pub fn canonical_quantity(s: &str) -> String {
-    parse_quantity(s).unwrap_or_else(|| s.to_owned())
-}
-
-/// How a quantity was written, which decides how it prints.
-#[derive(Clone, Copy, PartialEq)]
-enum Format {
-    DecimalSi,
-    DecimalExponent,
-    BinarySi,
-}
-
-const BINARY_SUFFIXES: [&str; 7] = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
-
-/// A quantity's exact value, `amount × 10^scale` (in units no finer than nano, rounded up as
-/// the API server rounds), and its format.
-fn quantity(s: &str) -> Option<(i128, i32, Format)> {
-    let split = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
-        .unwrap_or(s.len());
-    let (number, suffix) = s.split_at(split);
-    let (negative, digits) = match number.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, number.strip_prefix('+').unwrap_or(number)),
-    };
-    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
-    if whole.is_empty() && fraction.is_empty()
-        || !(whole.chars().chain(fraction.chars())).all(|c| c.is_ascii_digit())
-    {
-        return None;
-    }
-    let mut amount: i128 = format!("{whole}{fraction}").parse().ok()?;
-    let mut scale = -i32::try_from(fraction.len()).ok()?;
-    let format = if let Some(power) = BINARY_SUFFIXES.iter().skip(1).position(|b| *b == suffix) {
-        amount = amount.checked_mul(1024i128.checked_pow(u32::try_from(power).ok()? + 1)?)?;
-        Format::BinarySi
-    } else if let Some(exponent) = decimal_exponent(suffix) {
-        scale += exponent;
-        Format::DecimalSi
-    } else {
-        let exponent: i32 = suffix
-            .strip_prefix('e')
-            .or_else(|| suffix.strip_prefix('E'))?
-            .parse()
-            .ok()?;
-        scale += exponent;
-        Format::DecimalExponent
-    };
-    if negative {
-        amount = -amount;
-    }
-    if scale < -9 {
-        amount = ceil_div(amount, 10i128.checked_pow(u32::try_from(-9 - scale).ok()?)?);
-        scale = -9;
-    }
-    Some((amount, scale, format))
+/// A quantity as the API server stores and prints it; anything that does not parse as written.
+fn canonical_quantity(s: &str) -> String {
+    Quantity::parse(s).map_or_else(|| s.to_owned(), Quantity::canonical)
 }
 
 fn ceil_div(a: i128, b: i128) -> i128 {
     a.div_euclid(b) + i128::from(a.rem_euclid(b) != 0)
 }
 
-/// `amount × 10^scale × 10^shift`, rounded up to a whole number.
-fn whole_units(amount: i128, scale: i32, shift: i32) -> Option<i128> {
-    let scale = scale + shift;
-    if scale >= 0 {
-        amount.checked_mul(10i128.checked_pow(u32::try_from(scale).ok()?)?)
+/// The quantity's value × 10^shift, rounded up to a whole number.
+fn whole_units(quantity: Quantity, shift: i32) -> Option<i128> {
+    let (mantissa, exponent) = quantity.value();
+    let exponent = exponent + shift;
+    let power = 10i128.checked_pow(exponent.unsigned_abs())?;
+    if exponent >= 0 {
+        mantissa.checked_mul(power)
     } else {
-        Some(ceil_div(
-            amount,
-            10i128.checked_pow(u32::try_from(-scale).ok()?)?,
-        ))
+        Some(ceil_div(mantissa, power))
     }
-}
-
-fn parse_quantity(s: &str) -> Option<String> {
-    let (mut amount, mut scale, format) = quantity(s)?;
-    let binary = BINARY_SUFFIXES;
-    if format == Format::BinarySi {
-        let integral = if scale >= 0 {
-            amount.checked_mul(10i128.checked_pow(u32::try_from(scale).ok()?)?)
-        } else {
-            let divisor = 10i128.pow(u32::try_from(-scale).ok()?);
-            (amount % divisor == 0).then(|| amount / divisor)
-        };
-        if let Some(mut value) = integral.filter(|v| v.abs() >= 1024) {
-            let mut power = 0;
-            while value % 1024 == 0 && power < binary.len() - 1 {
-                value /= 1024;
-                power += 1;
-            }
-            return Some(format!("{value}{}", binary[power]));
-        }
-    }
-    if amount == 0 {
-        return Some("0".into());
-    }
-    while amount % 10 == 0 {
-        amount /= 10;
-        scale += 1;
-    }
-    match scale.rem_euclid(3) {
-        1 => {
-            amount = amount.checked_mul(10)?;
-            scale -= 1;
-        }
-        2 => {
-            amount = amount.checked_mul(100)?;
-            scale -= 2;
-        }
-        _ => {}
-    }
-    let suffix = match format {
-        Format::DecimalExponent if scale == 0 => String::new(),
-        Format::DecimalExponent => format!("e{scale}"),
-        _ => decimal_suffix(scale).map_or_else(|| format!("e{scale}"), str::to_owned),
-    };
-    Some(format!("{amount}{suffix}"))
-}
-
-const DECIMAL_SUFFIXES: [(&str, i32); 10] = [
-    ("n", -9),
-    ("u", -6),
-    ("m", -3),
-    ("", 0),
-    ("k", 3),
-    ("M", 6),
-    ("G", 9),
-    ("T", 12),
-    ("P", 15),
-    ("E", 18),
-];
-
-fn decimal_exponent(suffix: &str) -> Option<i32> {
-    DECIMAL_SUFFIXES
-        .iter()
-        .find(|(s, _)| *s == suffix)
-        .map(|(_, e)| *e)
-}
-
-fn decimal_suffix(exponent: i32) -> Option<&'static str> {
-    DECIMAL_SUFFIXES
-        .iter()
-        .find(|(_, e)| *e == exponent)
-        .map(|(s, _)| *s)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn quantities_print_in_canonical_form() {
-        for (written, canonical) in [
-            ("1", "1"),
-            ("1000m", "1"),
-            ("100m", "100m"),
-            ("0.5", "500m"),
-            ("1.5", "1500m"),
-            ("1000", "1k"),
-            ("128Mi", "128Mi"),
-            ("1024Mi", "1Gi"),
-            ("0.5Gi", "512Mi"),
-            ("512", "512"),
-            ("1e3", "1e3"),
-            ("0", "0"),
-            ("0.1n", "1n"),
-            ("64M", "64M"),
-            ("nonsense", "nonsense"),
-        ] {
-            assert_eq!(canonical_quantity(written), canonical, "{written}");
-        }
-    }
 
     #[test]
     fn resource_field_references_show_the_value_in_divisor_units() {
