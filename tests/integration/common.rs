@@ -144,6 +144,25 @@ impl TestNamespace {
     }
 }
 
+/// A failed test's namespace goes too: pods left running there would hold the local
+/// cluster's capacity and fail the tests after it. Set `MINIK8S_KEEP_FAILED_NAMESPACES=1` to
+/// keep them for a look.
+impl Drop for TestNamespace {
+    fn drop(&mut self) {
+        if !std::thread::panicking() || std::env::var_os("MINIK8S_KEEP_FAILED_NAMESPACES").is_some()
+        {
+            return;
+        }
+        eprintln!(
+            "deleting namespace {} of the failed test (MINIK8S_KEEP_FAILED_NAMESPACES=1 keeps it)",
+            self.name
+        );
+        let _ = Command::new("kubectl")
+            .args(["delete", "namespace", &self.name, "--wait=false"])
+            .output();
+    }
+}
+
 /// Runs kubectl (the pinned one on PATH under `make test`) and returns its stdout.
 pub fn kubectl(args: &[&str]) -> String {
     let output = Command::new("kubectl")
