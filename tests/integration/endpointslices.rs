@@ -102,17 +102,20 @@ pub fn pod(name: &str, labels: Value, http: Option<i32>, behavior: Option<&str>)
     })
 }
 
-fn port_set(ports: &[(&str, i32)]) -> BTreeSet<(String, i32, String)> {
+fn port_set(ports: &[(&str, i32)]) -> Ports {
     ports
         .iter()
         .map(|(n, p)| (n.to_string(), *p, "TCP".to_string()))
         .collect()
 }
 
+/// (name, port, protocol) of each port of an endpoint.
+type Ports = BTreeSet<(String, i32, String)>;
+/// The expected endpoints: (pod, ready, its ports).
+type Expected<'a> = [(&'a str, bool, &'a [(&'a str, i32)])];
+
 /// (pod, ready, ports) of each endpoint.
-fn summary(
-    seen: &BTreeSet<Seen>,
-) -> BTreeSet<(String, Option<bool>, BTreeSet<(String, i32, String)>)> {
+fn summary(seen: &BTreeSet<Seen>) -> BTreeSet<(String, Option<bool>, Ports)> {
     seen.iter()
         .map(|s| (s.pod.clone(), s.conditions.0, s.ports.clone()))
         .collect()
@@ -218,7 +221,7 @@ async fn the_service_and_its_slices_follow_the_pods() {
     ns.create::<Pod>(pod("other", json!({"app": "other"}), Some(8080), None))
         .await
         .unwrap();
-    let want = |entries: &[(&str, bool, &[(&str, i32)])]| {
+    let want = |entries: &Expected| {
         entries
             .iter()
             .map(|(p, r, ports)| (p.to_string(), Some(*r), port_set(ports)))
