@@ -501,5 +501,22 @@ async fn a_service_of_that_name_not_owned_is_left_alone() {
         .status
         .unwrap();
     assert_eq!((status.service_name, status.cluster_ip), (None, None));
+
+    // Once the name is free, the MiniService takes it.
+    ns.api::<Service>()
+        .delete("mini-web", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(90), "the name taken over", || async {
+        let m = ns.api::<MiniService>().get("web").await.unwrap();
+        let synced = m
+            .status
+            .and_then(|s| s.conditions)
+            .into_iter()
+            .flatten()
+            .any(|c| c.type_ == "ServiceSynced" && c.status == "True");
+        synced && ours(&ns, "web").await.len() == 1
+    })
+    .await;
     ns.cleanup().await;
 }

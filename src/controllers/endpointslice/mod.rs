@@ -51,6 +51,10 @@ pub const DEFAULT_MAX_ENDPOINTS_PER_SLICE: usize = 100;
 /// Service or slices (this controller does not watch those).
 pub const RESYNC: Duration = Duration::from_secs(300);
 
+/// A MiniService whose Service name is taken is checked again this often, so that it takes
+/// the name soon after the other Service is renamed or deleted (Services are not watched).
+pub const NAME_TAKEN_RECHECK: Duration = Duration::from_secs(30);
+
 pub type CachedService = DeserializeGuard<MiniService>;
 
 /// What every sync needs.

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::reconciler::{self, NodeInfo};
 use super::service::{self, CONDITION_SERVICE, REASON_NAME_TAKEN, REASON_SYNCED};
-use super::{CONTROLLER_NAME, Context, Error, MANAGED_BY, RESYNC};
+use super::{CONTROLLER_NAME, Context, Error, MANAGED_BY, NAME_TAKEN_RECHECK, RESYNC};
 use crate::api::MiniService;
 use crate::api::service::ServiceType;
 use crate::runtime::api_error;
@@ -72,7 +72,7 @@ async fn sync(mini: &MiniService, ctx: &Context) -> Result<Action, Error> {
             ctx.events
                 .warning(&mini.object_ref(&()), "ServiceNameTaken", message.clone());
             write_status(mini, None, false, REASON_NAME_TAKEN, message, ctx).await?;
-            return Ok(Action::requeue(RESYNC));
+            return Ok(Action::requeue(NAME_TAKEN_RECHECK));
         }
         Some(current) if !service::needs_update(&current, &desired) => current,
         Some(_) => {
@@ -247,14 +247,18 @@ async fn write_status(
         .into_iter()
         .filter(|c| c.type_ == CONDITION_SERVICE)
         .collect();
+    // Fields left out of an apply are dropped if this manager set them before.
+    let mut status = json!({"conditions": mine});
+    if let Some(name) = &new_status.service_name {
+        status["serviceName"] = json!(name);
+    }
+    if let Some(ip) = &new_status.cluster_ip {
+        status["clusterIP"] = json!(ip);
+    }
     let body = json!({
         "apiVersion": MiniService::api_version(&()),
         "kind": MiniService::kind(&()),
-        "status": {
-            "conditions": mine,
-            "serviceName": new_status.service_name,
-            "clusterIP": new_status.cluster_ip,
-        },
+        "status": status,
     });
     let api: Api<MiniService> =
         Api::namespaced(ctx.client.clone(), &mini.namespace().unwrap_or_default());
