@@ -6,14 +6,15 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::core::DeserializeGuard;
 use kube::runtime::watcher;
 use kube::{Api, Client};
 
-use crate::api::MiniReplicaSet;
+use crate::api::{MiniReplicaSet, MiniService};
 use crate::controllers::deployment::{self, DeploymentController};
 use crate::controllers::driver::Bookkeeping;
+use crate::controllers::endpointslice::{self, EndpointSliceController};
 use crate::controllers::replicaset::{self, ReplicaSetController};
 use crate::runtime::client::{self, RateLimit};
 use crate::runtime::events::EventRecorder;
@@ -27,6 +28,8 @@ pub enum ControllerName {
     Replicaset,
     /// MiniDeployment → MiniReplicaSets.
     Deployment,
+    /// MiniService → its Service `mini-<name>` and that Service's EndpointSlices.
+    Endpointslice,
 }
 
 #[derive(Clone, Debug)]
@@ -42,6 +45,9 @@ pub struct Options {
     pub namespace: Option<String>,
     pub replicaset_workers: u16,
     pub deployment_workers: u16,
+    /// kube-controller-manager's `--concurrent-service-endpoint-syncs`.
+    pub endpointslice_workers: u16,
+    pub max_endpoints_per_slice: usize,
     /// Filled by [`run`] with the running controllers' per-object bookkeeping.
     pub entries: Entries,
 }
@@ -86,11 +92,17 @@ impl Default for Options {
         Self {
             health_address: None,
             leader_election: None,
-            controllers: BTreeSet::from([ControllerName::Replicaset, ControllerName::Deployment]),
+            controllers: BTreeSet::from([
+                ControllerName::Replicaset,
+                ControllerName::Deployment,
+                ControllerName::Endpointslice,
+            ]),
             rate_limit: Some(RateLimit::CONTROLLER_MANAGER),
             namespace: None,
             replicaset_workers: 5,
             deployment_workers: 5,
+            endpointslice_workers: 5,
+            max_endpoints_per_slice: endpointslice::DEFAULT_MAX_ENDPOINTS_PER_SLICE,
             entries: Entries::default(),
         }
     }
@@ -131,7 +143,19 @@ pub async fn run(
     )
     .report_to(informer_events.clone());
     let mut replica_sets = Informer::new(
-        scoped::<DeserializeGuard<MiniReplicaSet>>(informer_client, &options),
+        scoped::<DeserializeGuard<MiniReplicaSet>>(informer_client.clone(), &options),
+        watcher::Config::default(),
+    )
+    .report_to(informer_events.clone());
+    let mut services = Informer::new(
+        scoped::<DeserializeGuard<MiniService>>(informer_client.clone(), &options),
+        watcher::Config::default(),
+    )
+    .report_to(informer_events.clone());
+    // Nodes are cluster-wide (the zone of an endpoint); only the endpointslice controller
+    // reads them, so only it starts their watch.
+    let mut nodes = Informer::new(
+        Api::<DeserializeGuard<Node>>::all(informer_client),
         watcher::Config::default(),
     )
     .report_to(informer_events);
@@ -167,6 +191,27 @@ pub async fn run(
         options.entries.add(controller.bookkeeping());
         running.push(controller.run(shutdown.clone()).boxed());
     }
+    let watch_nodes = options.controllers.contains(&ControllerName::Endpointslice);
+    if watch_nodes {
+        let client = client::build(options.rate_limit).await?;
+        let events = EventRecorder::start(
+            client::build(options.rate_limit).await?,
+            endpointslice::CONTROLLER_NAME,
+        );
+        let api = scoped(client.clone(), &options);
+        let controller = EndpointSliceController::new(
+            client,
+            api,
+            events,
+            &mut pods,
+            &mut nodes,
+            &mut services,
+            options.endpointslice_workers,
+            options.max_endpoints_per_slice,
+        );
+        options.entries.add(controller.bookkeeping());
+        running.push(controller.run(shutdown.clone()).boxed());
+    }
 
     // Every replica serves health and keeps its caches warm; /readyz turns ready once they
     // have listed.
@@ -177,10 +222,11 @@ pub async fn run(
         let router = health::router(readiness.clone());
         tokio::spawn(async move { axum::serve(listener, router).await });
     }
-    let caches = (pods.cache(), replica_sets.cache());
+    let caches = (pods.cache(), replica_sets.cache(), services.cache());
     let mark_ready = async move {
         caches.0.wait_synced().await;
         caches.1.wait_synced().await;
+        caches.2.wait_synced().await;
         readiness.set_ready();
         std::future::pending::<()>().await
     };
@@ -224,6 +270,10 @@ pub async fn run(
         outcome = controllers => outcome?,
         () = pods.run() => {}
         () = replica_sets.run() => {}
+        () = services.run() => {}
+        () = async {
+            if watch_nodes { nodes.run().await } else { std::future::pending().await }
+        } => {}
         () = mark_ready => {}
     }
     Ok(())

@@ -31,8 +31,11 @@ use serde_json::Value;
     derive = "PartialEq",
     doc = "MiniService selects pods; its controller lists them in a MiniEndpoints, like a Service.",
     printcolumn(name = "Type", type_ = "string", json_path = ".spec.type"),
-    printcolumn(name = "Cluster-IP", type_ = "string", json_path = ".spec.clusterIP"),
-    printcolumn(name = "Ports", type_ = "string", json_path = ".spec.ports[*].port"),
+    // kubectl get svc's columns. CLUSTER-IP is the allocated IP of the Service the
+    // endpointslice controller keeps (a JSONPath column cannot fall back from spec to status);
+    // PORT(S) lists the port numbers only: a JSONPath column cannot join `port/protocol`.
+    printcolumn(name = "Cluster-IP", type_ = "string", json_path = ".status.clusterIP"),
+    printcolumn(name = "Port(s)", type_ = "string", json_path = ".spec.ports[*].port"),
     printcolumn(
         name = "Age",
         type_ = "date",
@@ -81,8 +84,9 @@ pub struct MiniServiceSpec {
     #[serde(rename = "type", default)]
     pub type_: ServiceType,
 
-    /// "None" makes the service headless. minik8s allocates no virtual IPs; any other value is
-    /// kept as written.
+    /// "None" makes the service headless. Any other value is kept as written: the Service
+    /// `mini-<name>` that the endpointslice controller keeps gets its cluster IP from the API
+    /// server (reported in `status.clusterIP`).
     #[serde(rename = "clusterIP", default, skip_serializing_if = "Option::is_none")]
     pub cluster_ip: Option<String>,
 
@@ -181,9 +185,21 @@ pub enum ServiceType {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MiniServiceStatus {
-    /// Conditions reported by the endpoints controller.
+    /// Conditions reported by the controllers (the endpoints controller, and the
+    /// endpointslice controller's `ServiceSynced`). A map keyed by `type`, so that each
+    /// controller applies its own conditions without removing the other's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Option<Vec<Condition>>,
+
+    /// The core/v1 Service the endpointslice controller keeps for this MiniService
+    /// (`mini-<name>`), once it exists and is owned by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_name: Option<String>,
+
+    /// The cluster IP the API server allocated to that Service (`None` when headless).
+    #[serde(rename = "clusterIP", default, skip_serializing_if = "Option::is_none")]
+    pub cluster_ip: Option<String>,
 }
 
 #[cfg(test)]

@@ -12,7 +12,11 @@ use crate::runtime::telemetry::{self, LogFormat};
 #[derive(Args, Debug)]
 pub struct ControllerManagerArgs {
     /// Controllers to run.
-    #[arg(long, value_delimiter = ',', default_value = "replicaset,deployment")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "replicaset,deployment,endpointslice"
+    )]
     pub controllers: Vec<ControllerName>,
 
     /// Requests per second to the API server, per controller (kube-controller-manager:
@@ -31,6 +35,15 @@ pub struct ControllerManagerArgs {
     /// MiniDeployments synced at once (kube-controller-manager: 5 Deployments).
     #[arg(long, default_value_t = 5)]
     pub concurrent_deployment_syncs: u16,
+
+    /// MiniServices whose EndpointSlices are synced at once (kube-controller-manager: 5, the
+    /// EndpointSlice controller's workers).
+    #[arg(long, default_value_t = 5)]
+    pub concurrent_service_endpoint_syncs: u16,
+
+    /// Most endpoints in one EndpointSlice (kube-controller-manager: 100).
+    #[arg(long, default_value_t = crate::controllers::endpointslice::DEFAULT_MAX_ENDPOINTS_PER_SLICE)]
+    pub max_endpoints_per_slice: usize,
 
     /// Serve /healthz, /readyz and /metrics on this address.
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -76,6 +89,8 @@ pub async fn run(args: ControllerManagerArgs) -> super::Result {
         namespace: args.namespace,
         replicaset_workers: args.concurrent_replicaset_syncs,
         deployment_workers: args.concurrent_deployment_syncs,
+        endpointslice_workers: args.concurrent_service_endpoint_syncs,
+        max_endpoints_per_slice: args.max_endpoints_per_slice,
         ..Options::default()
     };
     tracing::info!(controllers = ?options.controllers, rate_limit = ?options.rate_limit, namespace = ?options.namespace, "starting controller-manager");

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use kube::api::{Patch, PatchParams};
-use minik8s::api::MiniDeployment;
+use minik8s::api::{MiniDeployment, MiniService};
 use serde_json::json;
 
 use crate::common::{TestNamespace, controller_manager_process, eventually, kubectl};
@@ -187,6 +187,24 @@ async fn controllers_work_with_the_charts_service_account_and_nothing_more() {
         Duration::from_secs(90),
         "the rolling update",
         rolled_out("app:v2"),
+    )
+    .await;
+    // The endpointslice controller: the Service mini-web, its status, its slices.
+    ns.create::<MiniService>(json!({
+        "apiVersion": "minik8s.dev/v1alpha1", "kind": "MiniService",
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}
+    }))
+    .await
+    .unwrap();
+    eventually(
+        Duration::from_secs(60),
+        "the MiniService's Service and slices",
+        || async {
+            let status = ns.api::<MiniService>().get("web").await.unwrap().status;
+            let slices = crate::endpointslices::ours(&ns, "web").await;
+            status.is_some_and(|s| s.cluster_ip.is_some()) && slices.len() == 3
+        },
     )
     .await;
     assert!(
