@@ -173,6 +173,12 @@ where
         self.cache.clone()
     }
 
+    /// True when a handler is registered or someone keeps the cache: only then is it worth
+    /// running.
+    pub fn is_used(&self) -> bool {
+        !self.handlers.is_empty() || Arc::strong_count(&self.cache) > 1
+    }
+
     /// Registers a handler. All handlers must be added before `run`, so none misses events.
     pub fn add_handler(&mut self, handler: Arc<dyn EventHandler<K>>) {
         self.handlers.push(handler);

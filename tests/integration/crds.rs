@@ -76,8 +76,8 @@ async fn kubectl_get_shows_the_expected_columns() {
         ),
         (
             "msvc",
-            &["NAME", "TYPE", "CLUSTER-IP", "PORTS", "AGE"],
-            &[("TYPE", "ClusterIP"), ("CLUSTER-IP", ""), ("PORTS", "80")],
+            &["NAME", "TYPE", "CLUSTER-IP", "PORT(S)", "AGE"],
+            &[("TYPE", "ClusterIP"), ("CLUSTER-IP", ""), ("PORT(S)", "80")],
         ),
         (
             "mep",

@@ -1,25 +1,23 @@
-//! The controller manager: builds the clients, the shared pod informer and the chosen
-//! controllers, and runs them until shutdown. The CLI and the integration tests both use it.
+//! The controller manager: builds the clients, the shared informers and the chosen
+//! controllers (from the table in `controllers.rs`), and runs them until shutdown. The CLI
+//! and the integration tests both use it.
+
+mod controllers;
+mod informers;
 
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use futures::FutureExt;
-use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::core::DeserializeGuard;
-use kube::runtime::watcher;
-use kube::{Api, Client};
 
-use crate::api::{MiniReplicaSet, MiniService};
-use crate::controllers::deployment::{self, DeploymentController};
+use self::controllers::{CONTROLLERS, Parts};
+use self::informers::Informers;
 use crate::controllers::driver::Bookkeeping;
-use crate::controllers::endpointslice::{self, EndpointSliceController};
-use crate::controllers::replicaset::{self, ReplicaSetController};
+use crate::controllers::endpointslice;
 use crate::runtime::client::{self, RateLimit};
 use crate::runtime::events::EventRecorder;
 use crate::runtime::health::{self, Readiness};
-use crate::runtime::informer::Informer;
 use crate::runtime::leader::{Election, Leadership};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
@@ -130,87 +128,34 @@ pub async fn run(
 ) -> Result<(), Error> {
     let shutdown = shutdown.boxed().shared();
     // As in kube-controller-manager, each controller has a client (and so a rate limit) of its
-    // own; the informer and the event recorders have theirs.
-    let informer_client = client::build(options.rate_limit).await?;
-    // Objects the informers cannot decode are reported on the objects themselves.
-    let informer_events = EventRecorder::start(
+    // own; the informers and each event recorder have theirs.
+    let mut informers = Informers::new(
         client::build(options.rate_limit).await?,
-        INFORMER_EVENT_SOURCE,
+        // Objects the informers cannot decode are reported on the objects themselves.
+        EventRecorder::start(
+            client::build(options.rate_limit).await?,
+            INFORMER_EVENT_SOURCE,
+        ),
+        options.namespace.as_deref(),
     );
-    let mut pods = Informer::new(
-        scoped::<DeserializeGuard<Pod>>(informer_client.clone(), &options),
-        watcher::Config::default(),
-    )
-    .report_to(informer_events.clone());
-    let mut replica_sets = Informer::new(
-        scoped::<DeserializeGuard<MiniReplicaSet>>(informer_client.clone(), &options),
-        watcher::Config::default(),
-    )
-    .report_to(informer_events.clone());
-    let mut services = Informer::new(
-        scoped::<DeserializeGuard<MiniService>>(informer_client.clone(), &options),
-        watcher::Config::default(),
-    )
-    .report_to(informer_events.clone());
-    // Nodes are cluster-wide (the zone of an endpoint); only the endpointslice controller
-    // reads them, so only it starts their watch.
-    let mut nodes = Informer::new(
-        Api::<DeserializeGuard<Node>>::all(informer_client),
-        watcher::Config::default(),
-    )
-    .report_to(informer_events);
-
     let mut running: Vec<futures::future::BoxFuture<'static, ()>> = Vec::new();
-    if options.controllers.contains(&ControllerName::Replicaset) {
-        let client = client::build(options.rate_limit).await?;
-        let events = EventRecorder::start(
-            client::build(options.rate_limit).await?,
-            replicaset::CONTROLLER_NAME,
-        );
-        let api = scoped(client.clone(), &options);
-        let controller =
-            ReplicaSetController::new(client, api, events, &mut pods, options.replicaset_workers);
-        options.entries.add(controller.bookkeeping());
-        running.push(controller.run(shutdown.clone()).boxed());
-    }
-    if options.controllers.contains(&ControllerName::Deployment) {
-        let client = client::build(options.rate_limit).await?;
-        let events = EventRecorder::start(
-            client::build(options.rate_limit).await?,
-            deployment::CONTROLLER_NAME,
-        );
-        let api = scoped(client.clone(), &options);
-        let controller = DeploymentController::new(
-            client,
-            api,
-            events,
-            &mut pods,
-            &mut replica_sets,
-            options.deployment_workers,
-        );
-        options.entries.add(controller.bookkeeping());
-        running.push(controller.run(shutdown.clone()).boxed());
-    }
-    let watch_nodes = options.controllers.contains(&ControllerName::Endpointslice);
-    if watch_nodes {
-        let client = client::build(options.rate_limit).await?;
-        let events = EventRecorder::start(
-            client::build(options.rate_limit).await?,
-            endpointslice::CONTROLLER_NAME,
-        );
-        let api = scoped(client.clone(), &options);
-        let controller = EndpointSliceController::new(
-            client,
-            api,
-            events,
-            &mut pods,
-            &mut nodes,
-            &mut services,
-            options.endpointslice_workers,
-            options.max_endpoints_per_slice,
-        );
-        options.entries.add(controller.bookkeeping());
-        running.push(controller.run(shutdown.clone()).boxed());
+    for controller in CONTROLLERS
+        .iter()
+        .filter(|c| options.controllers.contains(&c.name))
+    {
+        let parts = Parts {
+            client: client::build(options.rate_limit).await?,
+            events: EventRecorder::start(
+                client::build(options.rate_limit).await?,
+                controller.component,
+            ),
+            informers: &mut informers,
+            options: &options,
+            shutdown: shutdown.clone(),
+        };
+        let started = (controller.start)(parts);
+        options.entries.add(started.bookkeeping);
+        running.push(started.run);
     }
 
     // Every replica serves health and keeps its caches warm; /readyz turns ready once they
@@ -222,11 +167,9 @@ pub async fn run(
         let router = health::router(readiness.clone());
         tokio::spawn(async move { axum::serve(listener, router).await });
     }
-    let caches = (pods.cache(), replica_sets.cache(), services.cache());
+    let (watches, synced) = informers.run();
     let mark_ready = async move {
-        caches.0.wait_synced().await;
-        caches.1.wait_synced().await;
-        caches.2.wait_synced().await;
+        synced.await;
         readiness.set_ready();
         std::future::pending::<()>().await
     };
@@ -268,23 +211,8 @@ pub async fn run(
     // Nothing else is spawned, so dropping this future stops everything at once.
     tokio::select! {
         outcome = controllers => outcome?,
-        () = pods.run() => {}
-        () = replica_sets.run() => {}
-        () = services.run() => {}
-        () = async {
-            if watch_nodes { nodes.run().await } else { std::future::pending().await }
-        } => {}
+        () = watches => {}
         () = mark_ready => {}
     }
     Ok(())
-}
-
-fn scoped<K>(client: Client, options: &Options) -> Api<K>
-where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
-{
-    match &options.namespace {
-        Some(namespace) => Api::namespaced(client, namespace),
-        None => Api::all(client),
-    }
 }
