@@ -19,6 +19,16 @@ t0=$SECONDS
 bin="$("$here/build-binaries.sh")"
 export PATH="$bin:$PATH" KWOK_KUBECTL_BINARY="$bin/kubectl"
 
+# A cluster keeps the configuration (pod behaviours as KWOK stages) it was created with; one
+# made from an older tests/cluster/kwok.yaml is made anew, or tests would run on stale stages.
+stamp="$KWOK_WORKDIR/clusters/$MINIK8S_CLUSTER_NAME/minik8s-config.sha256"
+config_hash="$(cat "$here/kwok.yaml" "$here/versions.env" | sha256sum | cut -d' ' -f1)"
+if kwokctl get clusters 2>/dev/null | grep -qx "$MINIK8S_CLUSTER_NAME" \
+  && [ "$(cat "$stamp" 2>/dev/null)" != "$config_hash" ]; then
+  log "cluster '$MINIK8S_CLUSTER_NAME' was made from another kwok.yaml; making it anew"
+  "$here/down.sh" >/dev/null
+fi
+
 if [ -f "$MINIK8S_KUBECONFIG" ] && kubectl --kubeconfig "$MINIK8S_KUBECONFIG" get --raw /readyz >/dev/null 2>&1; then
   log "cluster '$MINIK8S_CLUSTER_NAME' is already running"
 elif kwokctl get clusters 2>/dev/null | grep -qx "$MINIK8S_CLUSTER_NAME"; then
@@ -39,6 +49,8 @@ else
     ${MINIK8S_KWOKCTL_ARGS:-} \
     --wait 120s >&2
 fi
+
+echo "$config_hash" > "$stamp"
 
 kc() { kubectl --kubeconfig "$MINIK8S_KUBECONFIG" "$@"; }
 
