@@ -1,4 +1,4 @@
-//! The controller manager: builds the clients, the shared pod informer and the chosen
+//! The controller manager: builds the clients, the shared informers and the chosen
 //! controllers, and runs them until shutdown. The CLI and the integration tests both use it.
 
 use std::collections::BTreeSet;
@@ -11,9 +11,10 @@ use kube::core::DeserializeGuard;
 use kube::runtime::watcher;
 use kube::{Api, Client};
 
-use crate::api::MiniReplicaSet;
+use crate::api::{MiniReplicaSet, MiniService};
 use crate::controllers::deployment::{self, DeploymentController};
 use crate::controllers::driver::Bookkeeping;
+use crate::controllers::endpoints::{self, EndpointsController};
 use crate::controllers::replicaset::{self, ReplicaSetController};
 use crate::runtime::client::{self, RateLimit};
 use crate::runtime::events::EventRecorder;
@@ -27,6 +28,8 @@ pub enum ControllerName {
     Replicaset,
     /// MiniDeployment → MiniReplicaSets.
     Deployment,
+    /// MiniService → MiniEndpoints.
+    Endpoints,
 }
 
 #[derive(Clone, Debug)]
@@ -42,6 +45,7 @@ pub struct Options {
     pub namespace: Option<String>,
     pub replicaset_workers: u16,
     pub deployment_workers: u16,
+    pub endpoints_workers: u16,
     /// Filled by [`run`] with the running controllers' per-object bookkeeping.
     pub entries: Entries,
 }
@@ -86,11 +90,16 @@ impl Default for Options {
         Self {
             health_address: None,
             leader_election: None,
-            controllers: BTreeSet::from([ControllerName::Replicaset, ControllerName::Deployment]),
+            controllers: BTreeSet::from([
+                ControllerName::Replicaset,
+                ControllerName::Deployment,
+                ControllerName::Endpoints,
+            ]),
             rate_limit: Some(RateLimit::CONTROLLER_MANAGER),
             namespace: None,
             replicaset_workers: 5,
             deployment_workers: 5,
+            endpoints_workers: 5,
             entries: Entries::default(),
         }
     }
@@ -131,7 +140,12 @@ pub async fn run(
     )
     .report_to(informer_events.clone());
     let mut replica_sets = Informer::new(
-        scoped::<DeserializeGuard<MiniReplicaSet>>(informer_client, &options),
+        scoped::<DeserializeGuard<MiniReplicaSet>>(informer_client.clone(), &options),
+        watcher::Config::default(),
+    )
+    .report_to(informer_events.clone());
+    let mut services = Informer::new(
+        scoped::<DeserializeGuard<MiniService>>(informer_client, &options),
         watcher::Config::default(),
     )
     .report_to(informer_events);
@@ -168,6 +182,24 @@ pub async fn run(
         running.push(controller.run(shutdown.clone()).boxed());
     }
 
+    if options.controllers.contains(&ControllerName::Endpoints) {
+        let client = client::build(options.rate_limit).await?;
+        let events = EventRecorder::start(
+            client::build(options.rate_limit).await?,
+            endpoints::CONTROLLER_NAME,
+        );
+        let controller = EndpointsController::new(
+            client,
+            options.namespace.as_deref(),
+            events,
+            &mut pods,
+            &mut services,
+            options.endpoints_workers,
+        );
+        options.entries.add(controller.bookkeeping());
+        running.push(controller.run(shutdown.clone()).boxed());
+    }
+
     // Every replica serves health and keeps its caches warm; /readyz turns ready once they
     // have listed.
     let readiness = Readiness::default();
@@ -177,10 +209,11 @@ pub async fn run(
         let router = health::router(readiness.clone());
         tokio::spawn(async move { axum::serve(listener, router).await });
     }
-    let caches = (pods.cache(), replica_sets.cache());
+    let caches = (pods.cache(), replica_sets.cache(), services.cache());
     let mark_ready = async move {
         caches.0.wait_synced().await;
         caches.1.wait_synced().await;
+        caches.2.wait_synced().await;
         readiness.set_ready();
         std::future::pending::<()>().await
     };
@@ -224,6 +257,7 @@ pub async fn run(
         outcome = controllers => outcome?,
         () = pods.run() => {}
         () = replica_sets.run() => {}
+        () = services.run() => {}
         () = mark_ready => {}
     }
     Ok(())

@@ -12,7 +12,11 @@ use crate::runtime::telemetry::{self, LogFormat};
 #[derive(Args, Debug)]
 pub struct ControllerManagerArgs {
     /// Controllers to run.
-    #[arg(long, value_delimiter = ',', default_value = "replicaset,deployment")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "replicaset,deployment,endpoints"
+    )]
     pub controllers: Vec<ControllerName>,
 
     /// Requests per second to the API server, per controller (kube-controller-manager:
@@ -31,6 +35,11 @@ pub struct ControllerManagerArgs {
     /// MiniDeployments synced at once (kube-controller-manager: 5 Deployments).
     #[arg(long, default_value_t = 5)]
     pub concurrent_deployment_syncs: u16,
+
+    /// MiniServices whose MiniEndpoints are synced at once (kube-controller-manager: 5
+    /// Services, --concurrent-endpoint-syncs).
+    #[arg(long, default_value_t = 5)]
+    pub concurrent_endpoint_syncs: u16,
 
     /// Serve /healthz, /readyz and /metrics on this address.
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -76,6 +85,7 @@ pub async fn run(args: ControllerManagerArgs) -> super::Result {
         namespace: args.namespace,
         replicaset_workers: args.concurrent_replicaset_syncs,
         deployment_workers: args.concurrent_deployment_syncs,
+        endpoints_workers: args.concurrent_endpoint_syncs,
         ..Options::default()
     };
     tracing::info!(controllers = ?options.controllers, rate_limit = ?options.rate_limit, namespace = ?options.namespace, "starting controller-manager");
