@@ -11,6 +11,7 @@ mod differential_deployment;
 mod differential_events;
 mod differential_replicaset;
 mod differential_rollout_cli;
+mod endpoints;
 mod fixtures;
 mod leader_election;
 mod replicaset;
