@@ -40,7 +40,7 @@ pub async fn endpoints_of(ns: &TestNamespace, name: &str) -> Option<MiniEndpoint
     ns.api::<MiniEndpoints>().get_opt(name).await.unwrap()
 }
 
-/// (ready, not ready) pod names over all subsets.
+/// (ready, not ready) pod names over all subsets, each once.
 pub fn names(subsets: &[EndpointSubset]) -> (Vec<String>, Vec<String>) {
     let name = |a: &k8s_openapi::api::core::v1::EndpointAddress| {
         a.target_ref.as_ref().and_then(|r| r.name.clone()).unwrap()
@@ -51,7 +51,9 @@ pub fn names(subsets: &[EndpointSubset]) -> (Vec<String>, Vec<String>) {
         not_ready.extend(s.not_ready_addresses.iter().flatten().map(name));
     }
     ready.sort();
+    ready.dedup();
     not_ready.sort();
+    not_ready.dedup();
     (ready, not_ready)
 }
 

@@ -8,6 +8,7 @@ mod common;
 mod crds;
 mod deployment;
 mod differential_deployment;
+mod differential_endpoints;
 mod differential_events;
 mod differential_replicaset;
 mod differential_rollout_cli;
