@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use kube::api::{Patch, PatchParams};
-use minik8s::api::MiniDeployment;
+use kube::api::{DeleteParams, Patch, PatchParams};
+use minik8s::api::{MiniDeployment, MiniEndpoints, MiniService};
 use serde_json::json;
 
 use crate::common::{TestNamespace, controller_manager_process, eventually, kubectl};
@@ -187,6 +187,35 @@ async fn controllers_work_with_the_charts_service_account_and_nothing_more() {
         Duration::from_secs(90),
         "the rolling update",
         rolled_out("app:v2"),
+    )
+    .await;
+    // The MiniService controller: reads MiniServices, writes and removes MiniEndpoints.
+    let service = json!({
+        "apiVersion": "minik8s.dev/v1alpha1", "kind": "MiniService",
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}
+    });
+    ns.create::<MiniService>(service).await.unwrap();
+    let endpoints = ns.api::<MiniEndpoints>();
+    eventually(Duration::from_secs(60), "the MiniEndpoints", || async {
+        endpoints.get_opt("web").await.unwrap().is_some_and(|ep| {
+            ep.subsets
+                .iter()
+                .map(|s| s.addresses.as_ref().map_or(0, Vec::len))
+                .sum::<usize>()
+                == 3
+        })
+    })
+    .await;
+    // Orphaned, so that the controller, not the garbage collector, removes the MiniEndpoints.
+    ns.api::<MiniService>()
+        .delete("web", &DeleteParams::orphan())
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(60),
+        "the MiniEndpoints removed",
+        || async { endpoints.get_opt("web").await.unwrap().is_none() },
     )
     .await;
     assert!(
