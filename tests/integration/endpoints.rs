@@ -154,6 +154,19 @@ async fn endpoints_list_ready_and_not_ready_pods_and_follow_them() {
     );
     assert_eq!(subset.ports.as_ref().unwrap()[0].port, 8080);
 
+    // A sync that changes nothing writes nothing (a service annotation wakes it).
+    let before = endpoints_of(&ns, "web").await.unwrap().resource_version();
+    let note = json!({"metadata": {"annotations": {"note": "x"}}});
+    ns.api::<MiniService>()
+        .patch("web", &PatchParams::default(), &Patch::Merge(&note))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        endpoints_of(&ns, "web").await.unwrap().resource_version(),
+        before
+    );
+
     // A pod that turns ready moves to addresses.
     create_pod(
         &ns,

@@ -164,3 +164,62 @@ impl EventHandler<MiniEndpoints> for EndpointsHandler {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn pod(extra: serde_json::Value) -> Pod {
+        let mut base = json!({
+            "metadata": {"name": "a", "namespace": "ns", "labels": {"app": "web"}},
+            "spec": {"containers": []},
+            "status": {"phase": "Running", "podIPs": [{"ip": "10.0.0.1"}],
+                       "conditions": [{"type": "Ready", "status": "True"}]},
+        });
+        json_patch_merge(&mut base, extra);
+        serde_json::from_value(base).unwrap()
+    }
+
+    fn json_patch_merge(base: &mut serde_json::Value, patch: serde_json::Value) {
+        match (base, patch) {
+            (serde_json::Value::Object(b), serde_json::Value::Object(p)) => {
+                for (k, v) in p {
+                    json_patch_merge(b.entry(k).or_insert(serde_json::Value::Null), v);
+                }
+            }
+            (b, p) => *b = p,
+        }
+    }
+
+    #[test]
+    fn only_changes_that_move_an_address_wake_the_services() {
+        let old = pod(json!({}));
+        assert!(!endpoints_changed(
+            &old,
+            &pod(json!({"metadata": {"annotations": {"x": "y"}}}))
+        ));
+        for changed in [
+            json!({"metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}}),
+            json!({"status": {"conditions": [{"type": "Ready", "status": "False"}]}}),
+            json!({"status": {"podIPs": [{"ip": "10.0.0.2"}]}}),
+            json!({"spec": {"hostname": "h"}}),
+            json!({"status": {"phase": "Succeeded"}}),
+        ] {
+            assert!(endpoints_changed(&old, &pod(changed.clone())), "{changed}");
+        }
+    }
+
+    #[test]
+    fn a_nil_selector_selects_nothing_an_empty_one_everything() {
+        let labels = BTreeMap::from([("app".to_string(), "web".to_string())]);
+        assert!(!selects(None, &labels));
+        assert!(selects(Some(&BTreeMap::new()), &labels));
+        assert!(selects(Some(&labels), &labels));
+        let other = BTreeMap::from([("app".to_string(), "db".to_string())]);
+        assert!(!selects(Some(&other), &labels));
+    }
+}
