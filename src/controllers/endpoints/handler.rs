@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 
-use super::{CONTROLLER_NAME, CachedService, plan, selects};
+use super::{CONTROLLER_NAME, CachedService, Stale, plan, selects};
 use crate::api::{MiniEndpoints, MiniService};
 use crate::controllers::pod;
 use crate::runtime::informer::{Cache, EventHandler};
@@ -119,17 +119,26 @@ impl EventHandler<MiniService> for ServiceHandler {
 }
 
 /// A MiniEndpoints deleted by someone else is written again (upstream `onEndpointsDelete`);
-/// one of ours that appears without its MiniService is removed.
+/// one of ours that appears without its MiniService is removed. When the cache moves past a
+/// version a sync refused as stale, the service is synced at once rather than after its
+/// backoff.
 pub struct EndpointsHandler {
     services: Arc<Cache<MiniService>>,
+    stale: Arc<Stale>,
     trigger: Trigger,
     cleanup: Cleanup,
 }
 
 impl EndpointsHandler {
-    pub fn new(services: Arc<Cache<MiniService>>, trigger: Trigger, cleanup: Cleanup) -> Self {
+    pub fn new(
+        services: Arc<Cache<MiniService>>,
+        stale: Arc<Stale>,
+        trigger: Trigger,
+        cleanup: Cleanup,
+    ) -> Self {
         Self {
             services,
+            stale,
             trigger,
             cleanup,
         }
@@ -152,8 +161,18 @@ impl EventHandler<MiniEndpoints> for EndpointsHandler {
         self.check_orphan(endpoints);
     }
 
-    fn on_update(&self, _: &MiniEndpoints, endpoints: &MiniEndpoints) {
+    fn on_update(&self, old: &MiniEndpoints, endpoints: &MiniEndpoints) {
         self.check_orphan(endpoints);
+        let namespace = endpoints.namespace().unwrap_or_default();
+        let name = endpoints.name_any();
+        let was_stale = {
+            let stale = self.stale.lock().expect("stale lock");
+            let version = stale.get(&format!("{namespace}/{name}"));
+            version.is_some() && version == old.metadata.resource_version.as_ref()
+        };
+        if was_stale {
+            enqueue(&self.trigger, &namespace, &name);
+        }
     }
 
     fn on_delete(&self, endpoints: &MiniEndpoints) {

@@ -37,6 +37,9 @@ use crate::runtime::informer::{Cache, Informer};
 /// `endpoints.kubernetes.io/managed-by` label (upstream: `endpoint-controller`).
 pub const CONTROLLER_NAME: &str = "miniendpoints-controller";
 
+/// Resource versions replaced by this controller, per MiniEndpoints (`namespace/name`).
+pub type Stale = Mutex<HashMap<String, String>>;
+
 /// A MiniService as the work queue holds it.
 pub type CachedService = DeserializeGuard<MiniService>;
 
@@ -51,7 +54,7 @@ pub struct Context {
     pub trigger_times: trigger_time::TriggerTimeTracker,
     /// Upstream `staleEndpointsTracker`: per MiniEndpoints (`namespace/name`), the resource
     /// version this controller replaced; a cache still holding it is out of date.
-    pub stale: Mutex<HashMap<String, String>>,
+    pub stale: Arc<Stale>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,8 +99,10 @@ impl EndpointsController {
             trigger.clone(),
         )));
         services.add_handler(Arc::new(handler::ServiceHandler::new(cleanup.clone())));
+        let stale = Arc::new(Stale::default());
         endpoints.add_handler(Arc::new(handler::EndpointsHandler::new(
             services_cache.clone(),
+            stale.clone(),
             trigger,
             cleanup,
         )));
@@ -110,7 +115,7 @@ impl EndpointsController {
             events,
             backoff: Backoff::reported_as(CONTROLLER_NAME),
             trigger_times: trigger_time::TriggerTimeTracker::default(),
-            stale: Mutex::default(),
+            stale,
         });
         Self {
             watch,
