@@ -14,13 +14,36 @@ use serde_json::json;
 use super::{CATEGORY, GROUP, VERSION, schema};
 
 /// The addresses and ports of the pods a MiniService selects.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Deserialize, Clone, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct MiniEndpoints {
     pub metadata: ObjectMeta,
     /// Groups of addresses that share one set of ports.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subsets: Vec<EndpointSubset>,
+}
+
+/// Written with `apiVersion` and `kind`, as the API server requires on create and update (the
+/// derived kinds and k8s-openapi's types add them the same way).
+impl Serialize for MiniEndpoints {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Wire<'a> {
+            api_version: &'static str,
+            kind: &'static str,
+            metadata: &'a ObjectMeta,
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            subsets: &'a [EndpointSubset],
+        }
+        Wire {
+            api_version: <Self as Resource>::API_VERSION,
+            kind: <Self as Resource>::KIND,
+            metadata: &self.metadata,
+            subsets: &self.subsets,
+        }
+        .serialize(serializer)
+    }
 }
 
 impl Resource for MiniEndpoints {
@@ -90,5 +113,24 @@ impl MiniEndpoints {
             },
         }))
         .expect("the MiniEndpoints CRD is well-formed")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_with_api_version_and_kind() {
+        let endpoints: MiniEndpoints =
+            serde_json::from_value(json!({"metadata": {"name": "web"}})).unwrap();
+        let written = serde_json::to_value(&endpoints).unwrap();
+        assert_eq!(
+            written,
+            json!({"apiVersion": "minik8s.dev/v1alpha1", "kind": "MiniEndpoints",
+                   "metadata": {"name": "web"}})
+        );
+        let back: MiniEndpoints = serde_json::from_value(written).unwrap();
+        assert_eq!(back, endpoints);
     }
 }

@@ -15,7 +15,7 @@ pub struct ControllerManagerArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "replicaset,deployment,endpointslice"
+        default_value = "replicaset,deployment,endpoints,endpointslice"
     )]
     pub controllers: Vec<ControllerName>,
 
@@ -35,6 +35,11 @@ pub struct ControllerManagerArgs {
     /// MiniDeployments synced at once (kube-controller-manager: 5 Deployments).
     #[arg(long, default_value_t = 5)]
     pub concurrent_deployment_syncs: u16,
+
+    /// MiniServices whose MiniEndpoints are synced at once (kube-controller-manager: 5
+    /// Services, --concurrent-endpoint-syncs).
+    #[arg(long, default_value_t = 5)]
+    pub concurrent_endpoint_syncs: u16,
 
     /// MiniServices whose EndpointSlices are synced at once (kube-controller-manager: 5, the
     /// EndpointSlice controller's workers).
@@ -89,6 +94,7 @@ pub async fn run(args: ControllerManagerArgs) -> super::Result {
         namespace: args.namespace,
         replicaset_workers: args.concurrent_replicaset_syncs,
         deployment_workers: args.concurrent_deployment_syncs,
+        endpoints_workers: args.concurrent_endpoint_syncs,
         endpointslice_workers: args.concurrent_service_endpoint_syncs,
         max_endpoints_per_slice: args.max_endpoints_per_slice,
         ..Options::default()

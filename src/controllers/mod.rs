@@ -6,6 +6,7 @@ pub mod backoff;
 pub mod claim;
 pub mod deployment;
 pub mod driver;
+pub mod endpoints;
 pub mod endpointslice;
 pub mod expectations;
 pub mod pod;

@@ -12,6 +12,7 @@ use super::informers::Informers;
 use super::{ControllerName, Options};
 use crate::controllers::deployment::{self, DeploymentController};
 use crate::controllers::driver::Bookkeeping;
+use crate::controllers::endpoints::{self, EndpointsController};
 use crate::controllers::endpointslice::{self, EndpointSliceController};
 use crate::controllers::replicaset::{self, ReplicaSetController};
 use crate::runtime::events::EventRecorder;
@@ -55,7 +56,7 @@ pub struct Descriptor {
     pub start: fn(Parts<'_>) -> Started,
 }
 
-pub const CONTROLLERS: [Descriptor; 3] = [
+pub const CONTROLLERS: [Descriptor; 4] = [
     Descriptor {
         name: ControllerName::Replicaset,
         component: replicaset::CONTROLLER_NAME,
@@ -65,6 +66,11 @@ pub const CONTROLLERS: [Descriptor; 3] = [
         name: ControllerName::Deployment,
         component: deployment::CONTROLLER_NAME,
         start: start_deployment,
+    },
+    Descriptor {
+        name: ControllerName::Endpoints,
+        component: endpoints::CONTROLLER_NAME,
+        start: start_endpoints,
     },
     Descriptor {
         name: ControllerName::Endpointslice,
@@ -98,6 +104,22 @@ fn start_deployment(parts: Parts<'_>) -> Started {
         &mut informers.pods,
         &mut informers.replica_sets,
         parts.options.deployment_workers,
+    );
+    Started {
+        bookkeeping: controller.bookkeeping(),
+        run: controller.run(parts.shutdown).boxed(),
+    }
+}
+
+fn start_endpoints(parts: Parts<'_>) -> Started {
+    let informers = parts.informers;
+    let controller = EndpointsController::new(
+        parts.client,
+        parts.options.namespace.as_deref(),
+        parts.events,
+        &mut informers.pods,
+        &mut informers.services,
+        parts.options.endpoints_workers,
     );
     Started {
         bookkeeping: controller.bookkeeping(),

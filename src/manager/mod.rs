@@ -26,6 +26,8 @@ pub enum ControllerName {
     Replicaset,
     /// MiniDeployment → MiniReplicaSets.
     Deployment,
+    /// MiniService → MiniEndpoints.
+    Endpoints,
     /// MiniService → its Service `mini-<name>` and that Service's EndpointSlices.
     Endpointslice,
 }
@@ -43,6 +45,7 @@ pub struct Options {
     pub namespace: Option<String>,
     pub replicaset_workers: u16,
     pub deployment_workers: u16,
+    pub endpoints_workers: u16,
     /// kube-controller-manager's `--concurrent-service-endpoint-syncs`.
     pub endpointslice_workers: u16,
     pub max_endpoints_per_slice: usize,
@@ -93,12 +96,14 @@ impl Default for Options {
             controllers: BTreeSet::from([
                 ControllerName::Replicaset,
                 ControllerName::Deployment,
+                ControllerName::Endpoints,
                 ControllerName::Endpointslice,
             ]),
             rate_limit: Some(RateLimit::CONTROLLER_MANAGER),
             namespace: None,
             replicaset_workers: 5,
             deployment_workers: 5,
+            endpoints_workers: 5,
             endpointslice_workers: 5,
             max_endpoints_per_slice: endpointslice::DEFAULT_MAX_ENDPOINTS_PER_SLICE,
             entries: Entries::default(),

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use kube::api::{Patch, PatchParams};
-use minik8s::api::{MiniDeployment, MiniService};
+use kube::api::{DeleteParams, Patch, PatchParams};
+use minik8s::api::{MiniDeployment, MiniEndpoints, MiniService};
 use serde_json::json;
 
 use crate::common::{TestNamespace, controller_manager_process, eventually, kubectl};
@@ -189,14 +189,25 @@ async fn controllers_work_with_the_charts_service_account_and_nothing_more() {
         rolled_out("app:v2"),
     )
     .await;
-    // The endpointslice controller: the Service mini-web, its status, its slices.
-    ns.create::<MiniService>(json!({
+    // The MiniService controllers: the MiniEndpoints (endpoints), and the Service mini-web,
+    // its status and its slices (endpointslice).
+    let service = json!({
         "apiVersion": "minik8s.dev/v1alpha1", "kind": "MiniService",
         "metadata": {"name": "web"},
         "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}
-    }))
-    .await
-    .unwrap();
+    });
+    ns.create::<MiniService>(service).await.unwrap();
+    let endpoints = ns.api::<MiniEndpoints>();
+    eventually(Duration::from_secs(60), "the MiniEndpoints", || async {
+        endpoints.get_opt("web").await.unwrap().is_some_and(|ep| {
+            ep.subsets
+                .iter()
+                .map(|s| s.addresses.as_ref().map_or(0, Vec::len))
+                .sum::<usize>()
+                == 3
+        })
+    })
+    .await;
     eventually(
         Duration::from_secs(60),
         "the MiniService's Service and slices",
@@ -205,6 +216,17 @@ async fn controllers_work_with_the_charts_service_account_and_nothing_more() {
             let slices = crate::endpointslices::ours(&ns, "web").await;
             status.is_some_and(|s| s.cluster_ip.is_some()) && slices.len() == 3
         },
+    )
+    .await;
+    // Orphaned, so that the controller, not the garbage collector, removes the MiniEndpoints.
+    ns.api::<MiniService>()
+        .delete("web", &DeleteParams::orphan())
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(60),
+        "the MiniEndpoints removed",
+        || async { endpoints.get_opt("web").await.unwrap().is_none() },
     )
     .await;
     assert!(
