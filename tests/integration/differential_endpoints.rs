@@ -245,9 +245,23 @@ async fn endpoints_equal_the_builtin_through_every_step() {
     .await;
     same(&ns, "web", 4, 1, "publishNotReadyAddresses off").await;
 
-    // Terminating pods (needs the terminate-after kwok behaviour).
+    // Terminating pods (needs the terminate-after kwok behaviour: checked first).
     let slow = json!({"sim.minik8s.dev/behavior": "terminate-after",
                       "sim.minik8s.dev/terminate-after": "15s"});
+    ns.create::<Pod>(pod("probe", json!({}), slow.clone()))
+        .await
+        .unwrap();
+    ns.api::<Pod>()
+        .delete("probe", &DeleteParams::default())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        ns.api::<Pod>().get_opt("probe").await.unwrap().is_some(),
+        "a deleted pod should stay Terminating: the cluster lacks the terminate-after kwok \
+         stage; recreate it (tests/cluster/down.sh; tests/cluster/up.sh) to load \
+         tests/cluster/kwok.yaml"
+    );
     ns.create::<Pod>(pod("slow", json!({"app": "web"}), slow))
         .await
         .unwrap();
@@ -263,13 +277,6 @@ async fn endpoints_equal_the_builtin_through_every_step() {
         .delete("slow", &DeleteParams::default())
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(
-        ns.api::<Pod>().get_opt("slow").await.unwrap().is_some(),
-        "a deleted pod should stay Terminating: the cluster lacks the terminate-after kwok \
-         stage; recreate it (tests/cluster/down.sh; tests/cluster/up.sh) to load \
-         tests/cluster/kwok.yaml"
-    );
     same(&ns, "headless", 4, 1, "pod terminating").await;
     same(&ns, "web", 6, 0, "pod terminating, published").await;
     patch_both(
