@@ -16,7 +16,7 @@ log() { printf '[bench] %s\n' "$*" >&2; }
 cd "$root"
 log "building minik8s (release)"
 cargo build --locked --release --bin minik8s
-cargo bench --locked --no-run --bench replicaset --bench deployment
+cargo bench --locked --no-run --bench replicaset --bench deployment --bench endpoints
 export MINIK8S_BIN="${CARGO_TARGET_DIR:-$root/target}/release/minik8s"
 export MINIK8S_BENCH_OUT="$root/target/bench"
 mkdir -p "$MINIK8S_BENCH_OUT"
@@ -34,6 +34,7 @@ run_setting() {
   local status=0
   cargo bench --locked --bench replicaset -- --setting "$setting" || status=$?
   cargo bench --locked --bench deployment -- --setting "$setting" || status=$?
+  cargo bench --locked --bench endpoints -- --setting "$setting" || status=$?
   "$here/down.sh" 2>/dev/null || true
   return "$status"
 }
@@ -42,3 +43,4 @@ run_setting limited ""
 run_setting unlimited "--disable-qps-limits"
 cargo bench --locked --bench replicaset -- --summary
 cargo bench --locked --bench deployment -- --summary
+cargo bench --locked --bench endpoints -- --summary

@@ -1,0 +1,494 @@
+//! `make bench` (through tests/cluster/run-bench.sh), endpoints: how fast a pod change reaches
+//! the built-in Endpoints and EndpointSlices of a Service, and the MiniEndpoints and minik8s
+//! EndpointSlices of its MiniService twin, on the same cluster, in the same run.
+//!
+//! 10 services × 100 pods (built-in ReplicaSets, so both twins select the very same pods).
+//! 1000 pods are deleted, 20 a second across the services; each deletion is two changes: the
+//! pod leaves every view, and its replacement joins them once Ready. A change's latency is the
+//! time from the pod watch seeing it (deleted; Ready) to the view watch seeing it (gone; listed
+//! as ready). Writes are counted as the watch events of each view's objects during the run.
+//!
+//!   --setting limited|unlimited   run against the cluster in KUBECONFIG
+//!   --summary                     print the table of every setting measured
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Endpoints, Pod};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{DeleteParams, DynamicObject, ListParams, PostParams};
+use kube::core::ApiResource;
+use kube::runtime::watcher;
+use kube::{Api, Client, ResourceExt};
+use minik8s::api::MiniEndpoints;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+const NAMESPACE: &str = "bench-endpoints";
+const SERVICES: usize = 10;
+const PODS: usize = 100;
+const DELETIONS: usize = 1000;
+const DELETIONS_PER_SECOND: f64 = 20.0;
+const TIMEOUT: Duration = Duration::from_secs(600);
+/// The Service that minik8s keeps for MiniService `name`.
+fn mini_service(name: &str) -> String {
+    format!("mini-{name}")
+}
+
+/// The four views of a service's pods.
+const VIEWS: [&str; 4] = [
+    "Endpoints",
+    "MiniEndpoints",
+    "EndpointSlice (built-in)",
+    "EndpointSlice (minik8s)",
+];
+
+#[derive(Debug, Serialize, Deserialize)]
+struct View {
+    name: String,
+    changes: usize,
+    p50_ms: f64,
+    p99_ms: f64,
+    writes: usize,
+    writes_per_change: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Result {
+    setting: String,
+    qps: Option<f64>,
+    burst: Option<u32>,
+    views: Vec<View>,
+    minik8s_rss_mib: f64,
+    kube_controller_manager_rss_mib: f64,
+}
+
+/// When each pod was seen to change, and when each view was seen to follow.
+#[derive(Default)]
+struct Timeline {
+    /// pod name → when it was seen Ready / deleted.
+    ready: HashMap<String, Instant>,
+    deleted: HashMap<String, Instant>,
+    /// (view, pod name) → when the view first listed it as ready / first no longer listed it.
+    listed: HashMap<(usize, String), Instant>,
+    unlisted: HashMap<(usize, String), Instant>,
+    /// view → watch events of its objects while measuring.
+    writes: [usize; 4],
+    counting: bool,
+}
+
+type Shared = Arc<Mutex<Timeline>>;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let Some(setting) = common::setting_arg()? else {
+        return summary();
+    };
+    let (qps, burst) = common::limits(&setting)?;
+    let client = Client::try_default()
+        .await
+        .context("KUBECONFIG must point at the bench cluster")?;
+    common::create_namespace(&client, NAMESPACE).await?;
+    let mut controller = common::start_minik8s("endpoints,endpointslice", qps, burst)?;
+    let names: Vec<String> = (0..SERVICES).map(|i| format!("app-{i}")).collect();
+    for name in &names {
+        create_twins(&client, name).await?;
+    }
+    eprintln!("[bench] {setting}: {SERVICES} services × {PODS} pods, waiting for every view");
+    wait_all_listed(&client, &names).await?;
+
+    let timeline: Shared = Arc::default();
+    let watches = start_watches(&client, &names, timeline.clone()).await;
+    timeline.lock().unwrap().counting = true;
+
+    // Delete pods at a steady pace, round-robin over the services.
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
+    let pace = Duration::from_secs_f64(1.0 / DELETIONS_PER_SECOND);
+    let start = Instant::now();
+    let mut deleted = BTreeSet::new();
+    let mut victims = pods.list(&ListParams::default()).await?.items;
+    for i in 0..DELETIONS {
+        if victims.is_empty() {
+            victims = pods.list(&ListParams::default()).await?.items;
+            victims.retain(|p| !deleted.contains(&p.name_any()));
+        }
+        let service = &names[i % SERVICES];
+        let Some(index) = victims
+            .iter()
+            .position(|p| p.labels().get("app") == Some(service) && is_ready(p))
+        else {
+            victims.clear();
+            continue;
+        };
+        let victim = victims.swap_remove(index).name_any();
+        pods.delete(&victim, &DeleteParams::default()).await?;
+        deleted.insert(victim);
+        if i % 100 == 99 {
+            eprintln!("[bench] {setting}: {} of {DELETIONS} pods deleted", i + 1);
+        }
+        tokio::time::sleep_until((start + pace * (i as u32 + 1)).into()).await;
+    }
+    wait_all_listed(&client, &names).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for watch in watches {
+        watch.abort();
+    }
+
+    let minik8s_rss_mib = common::rss_mib(controller.id())?;
+    let kube_controller_manager_rss_mib = common::kube_controller_manager_rss_mib()?;
+    controller.kill()?;
+    let _ = controller.wait();
+
+    let timeline = timeline.lock().unwrap();
+    let views = (0..VIEWS.len()).map(|v| view(&timeline, v)).collect();
+    let result = Result {
+        setting: setting.clone(),
+        qps,
+        burst,
+        views,
+        minik8s_rss_mib,
+        kube_controller_manager_rss_mib,
+    };
+    let path = common::save("endpoints", &setting, &result)?;
+    print_table(&[result]);
+    eprintln!("[bench] wrote {}", path.display());
+    Ok(())
+}
+
+/// A ReplicaSet of the service's pods, a Service and a MiniService that select them.
+async fn create_twins(client: &Client, name: &str) -> anyhow::Result<()> {
+    let create = |resource: ApiResource, manifest: Value| async move {
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), NAMESPACE, &resource);
+        api.create(&PostParams::default(), &serde_json::from_value(manifest)?)
+            .await
+            .map(|_| ())
+            .map_err(anyhow::Error::from)
+    };
+    let rs = json!({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": PODS,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "app", "image": "app:v1", "ports": [{"name": "http", "containerPort": 8080}]}]}
+            }
+        }
+    });
+    create(ApiResource::from_gvk(&gvk("apps", "v1", "ReplicaSet")), rs).await?;
+    let spec = json!({"selector": {"app": name}, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]});
+    let service =
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name}, "spec": spec});
+    create(ApiResource::from_gvk(&gvk("", "v1", "Service")), service).await?;
+    let mini = json!({"apiVersion": "minik8s.dev/v1alpha1", "kind": "MiniService", "metadata": {"name": name}, "spec": spec});
+    create(
+        ApiResource::from_gvk(&gvk("minik8s.dev", "v1alpha1", "MiniService")),
+        mini,
+    )
+    .await
+}
+
+fn gvk(group: &str, version: &str, kind: &str) -> kube::core::GroupVersionKind {
+    kube::core::GroupVersionKind::gvk(group, version, kind)
+}
+
+fn is_ready(pod: &Pod) -> bool {
+    pod.metadata.deletion_timestamp.is_none()
+        && pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+/// Pods listed as ready in an Endpoints-shaped object (`subsets[].addresses[].targetRef`).
+fn ready_in_subsets(subsets: &Value) -> BTreeSet<String> {
+    subsets
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["addresses"].as_array().into_iter().flatten())
+        .filter_map(|a| a["targetRef"]["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Pods listed as ready in an EndpointSlice.
+fn ready_in_slice(slice: &EndpointSlice) -> BTreeSet<String> {
+    slice
+        .endpoints
+        .iter()
+        .flatten()
+        .filter(|e| e.conditions.as_ref().and_then(|c| c.ready) == Some(true))
+        .filter_map(|e| e.target_ref.as_ref().and_then(|r| r.name.clone()))
+        .collect()
+}
+
+/// Waits until every view of every service lists exactly the service's ready pods.
+async fn wait_all_listed(client: &Client, names: &[String]) -> anyhow::Result<()> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
+    let endpoints: Api<Endpoints> = Api::namespaced(client.clone(), NAMESPACE);
+    let mini: Api<MiniEndpoints> = Api::namespaced(client.clone(), NAMESPACE);
+    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), NAMESPACE);
+    let start = Instant::now();
+    loop {
+        let all_pods = pods.list(&ListParams::default()).await?.items;
+        let all_slices = slices.list(&ListParams::default()).await?.items;
+        let mut done = true;
+        for name in names {
+            let ready: BTreeSet<String> = all_pods
+                .iter()
+                .filter(|p| p.labels().get("app") == Some(name) && is_ready(p))
+                .map(|p| p.name_any())
+                .collect();
+            let of_slices = |service: &str| -> BTreeSet<String> {
+                all_slices
+                    .iter()
+                    .filter(|s| {
+                        s.labels()
+                            .get("kubernetes.io/service-name")
+                            .map(String::as_str)
+                            == Some(service)
+                    })
+                    .flat_map(ready_in_slice)
+                    .collect()
+            };
+            let views = [
+                endpoints
+                    .get_opt(name)
+                    .await?
+                    .map(|e| ready_in_subsets(&serde_json::to_value(e.subsets).unwrap()))
+                    .unwrap_or_default(),
+                mini.get_opt(name)
+                    .await?
+                    .map(|e| ready_in_subsets(&serde_json::to_value(e.subsets).unwrap()))
+                    .unwrap_or_default(),
+                of_slices(name),
+                of_slices(&mini_service(name)),
+            ];
+            done &= ready.len() == PODS && views.iter().all(|v| *v == ready);
+        }
+        if done {
+            return Ok(());
+        }
+        if start.elapsed() > TIMEOUT {
+            bail!("the views did not list every ready pod within {TIMEOUT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Watches pods and the four views, recording into `timeline`.
+async fn start_watches(
+    client: &Client,
+    names: &[String],
+    timeline: Shared,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(4);
+
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
+    let record = timeline.clone();
+    let ready = ready_tx.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut events = watcher::watcher(pods, watcher::Config::default()).boxed();
+        while let Some(Ok(event)) = events.next().await {
+            let now = Instant::now();
+            let mut t = record.lock().unwrap();
+            match event {
+                watcher::Event::Apply(p) if is_ready(&p) => {
+                    t.ready.entry(p.name_any()).or_insert(now);
+                }
+                watcher::Event::Delete(p) => {
+                    t.deleted.entry(p.name_any()).or_insert(now);
+                }
+                watcher::Event::InitDone => {
+                    let _ = ready.try_send(());
+                }
+                _ => {}
+            }
+        }
+    }));
+
+    // Endpoints and MiniEndpoints: the same shape, told apart by their view index.
+    for (view, resource) in [
+        (0, ApiResource::erase::<Endpoints>(&())),
+        (1, ApiResource::erase::<MiniEndpoints>(&())),
+    ] {
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), NAMESPACE, &resource);
+        let record = timeline.clone();
+        let ready = ready_tx.clone();
+        let names: BTreeSet<String> = names.iter().cloned().collect();
+        tasks.push(tokio::spawn(async move {
+            let mut listed: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            let mut events = watcher::watcher(api, watcher::Config::default()).boxed();
+            while let Some(Ok(event)) = events.next().await {
+                let now = Instant::now();
+                match event {
+                    watcher::Event::Apply(o) | watcher::Event::InitApply(o)
+                        if names.contains(&o.name_any()) =>
+                    {
+                        let pods = ready_in_subsets(&o.data["subsets"]);
+                        let before = listed
+                            .insert(o.name_any(), pods.clone())
+                            .unwrap_or_default();
+                        note(&record, view, &before, &pods, now);
+                    }
+                    watcher::Event::InitDone => {
+                        let _ = ready.try_send(());
+                    }
+                    _ => {}
+                }
+            }
+        }));
+    }
+
+    // EndpointSlices of both sides, by their service-name label.
+    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), NAMESPACE);
+    let record = timeline.clone();
+    let ready = ready_tx;
+    let view_of: HashMap<String, usize> = names
+        .iter()
+        .flat_map(|n| [(n.clone(), 2), (mini_service(n), 3)])
+        .collect();
+    tasks.push(tokio::spawn(async move {
+        // (view, service) → slice name → ready pods.
+        let mut slices_of: HashMap<(usize, String), BTreeMap<String, BTreeSet<String>>> =
+            HashMap::new();
+        let mut events = watcher::watcher(slices, watcher::Config::default()).boxed();
+        while let Some(Ok(event)) = events.next().await {
+            let now = Instant::now();
+            let (slice, gone) = match event {
+                watcher::Event::Apply(s) | watcher::Event::InitApply(s) => (s, false),
+                watcher::Event::Delete(s) => (s, true),
+                watcher::Event::InitDone => {
+                    let _ = ready.try_send(());
+                    continue;
+                }
+                watcher::Event::Init => continue,
+            };
+            let Some(service) = slice.labels().get("kubernetes.io/service-name").cloned() else {
+                continue;
+            };
+            let Some(&view) = view_of.get(&service) else {
+                continue;
+            };
+            let of_service = slices_of.entry((view, service)).or_default();
+            let before: BTreeSet<String> = of_service.values().flatten().cloned().collect();
+            if gone {
+                of_service.remove(&slice.name_any());
+            } else {
+                of_service.insert(slice.name_any(), ready_in_slice(&slice));
+            }
+            let after: BTreeSet<String> = of_service.values().flatten().cloned().collect();
+            note(&record, view, &before, &after, now);
+        }
+    }));
+
+    // Measure only once every watch has listed.
+    for _ in 0..4 {
+        let _ = ready_rx.recv().await;
+    }
+    tasks
+}
+
+/// Records what one view's change shows: pods newly listed, pods no longer listed, one write.
+fn note(
+    record: &Shared,
+    view: usize,
+    before: &BTreeSet<String>,
+    after: &BTreeSet<String>,
+    now: Instant,
+) {
+    let mut t = record.lock().unwrap();
+    if !t.counting {
+        return;
+    }
+    t.writes[view] += 1;
+    for pod in after.difference(before) {
+        t.listed.entry((view, pod.clone())).or_insert(now);
+    }
+    for pod in before.difference(after) {
+        t.unlisted.entry((view, pod.clone())).or_insert(now);
+    }
+}
+
+/// Latencies of one view: deleted pods leaving it, new Ready pods joining it.
+fn view(t: &Timeline, view: usize) -> View {
+    let mut latencies: Vec<f64> = Vec::new();
+    for (pod, deleted) in &t.deleted {
+        if let Some(gone) = t.unlisted.get(&(view, pod.clone())) {
+            latencies.push(gone.saturating_duration_since(*deleted).as_secs_f64() * 1000.0);
+        }
+    }
+    for (pod, ready) in &t.ready {
+        if t.deleted.contains_key(pod) {
+            continue;
+        }
+        if let Some(listed) = t.listed.get(&(view, pod.clone())) {
+            latencies.push(listed.saturating_duration_since(*ready).as_secs_f64() * 1000.0);
+        }
+    }
+    latencies.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        latencies
+            .get(((latencies.len() as f64 * q).ceil() as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    View {
+        name: VIEWS[view].into(),
+        changes: latencies.len(),
+        p50_ms: at(0.50),
+        p99_ms: at(0.99),
+        writes: t.writes[view],
+        writes_per_change: t.writes[view] as f64 / latencies.len().max(1) as f64,
+    }
+}
+
+fn summary() -> anyhow::Result<()> {
+    print_table(&common::load::<Result>("endpoints")?);
+    Ok(())
+}
+
+fn print_table(results: &[Result]) {
+    println!();
+    println!(
+        "Endpoints — a pod change reaching each view ({SERVICES} services × {PODS} pods, {DELETIONS} deletions)"
+    );
+    println!(
+        "{:<10} {:>8} {:<26} {:>8} {:>10} {:>10} {:>8} {:>12}",
+        "setting", "limit", "view", "changes", "p50", "p99", "writes", "writes/change"
+    );
+    for r in results {
+        let limit = r.qps.map_or("none".to_string(), |q| {
+            format!("{q}/{}", r.burst.unwrap_or(0))
+        });
+        for v in &r.views {
+            println!(
+                "{:<10} {:>8} {:<26} {:>8} {:>7.0} ms {:>7.0} ms {:>8} {:>12.2}",
+                r.setting,
+                limit,
+                v.name,
+                v.changes,
+                v.p50_ms,
+                v.p99_ms,
+                v.writes,
+                v.writes_per_change
+            );
+        }
+        println!(
+            "{:<10} {:>8} resident memory: minik8s {:.1} MiB, kube-controller-manager {:.1} MiB ({:.2})",
+            r.setting,
+            limit,
+            r.minik8s_rss_mib,
+            r.kube_controller_manager_rss_mib,
+            r.minik8s_rss_mib / r.kube_controller_manager_rss_mib
+        );
+    }
+}
