@@ -190,3 +190,20 @@ fn parse_table(table: &str) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
         .collect();
     (starts.into_iter().map(|(_, name)| name).collect(), rows)
 }
+
+/// Every manifest in samples/ is one the API server accepts as it is (server-side dry run).
+#[tokio::test]
+async fn the_samples_are_accepted_as_they_are() {
+    let ns = TestNamespace::new("samples").await;
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let applied = ns.kubectl(&["apply", "--dry-run=server", "-f", samples.to_str().unwrap()]);
+    for kind in [
+        "deployment.apps/web-builtin",
+        "minideployment.minik8s.dev/web",
+        "service/web",
+        "miniservice.minik8s.dev/web",
+    ] {
+        assert!(applied.contains(kind), "{kind} not applied:\n{applied}");
+    }
+    ns.cleanup().await;
+}

@@ -248,20 +248,7 @@ async fn endpoints_equal_the_builtin_through_every_step() {
     // Terminating pods (needs the terminate-after kwok behaviour: checked first).
     let slow = json!({"sim.minik8s.dev/behavior": "terminate-after",
                       "sim.minik8s.dev/terminate-after": "15s"});
-    ns.create::<Pod>(pod("probe", json!({}), slow.clone()))
-        .await
-        .unwrap();
-    ns.api::<Pod>()
-        .delete("probe", &DeleteParams::default())
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(
-        ns.api::<Pod>().get_opt("probe").await.unwrap().is_some(),
-        "a deleted pod should stay Terminating: the cluster lacks the terminate-after kwok \
-         stage; recreate it (tests/cluster/down.sh; tests/cluster/up.sh) to load \
-         tests/cluster/kwok.yaml"
-    );
+    crate::endpoints::assert_slow_terminations(&ns, &slow).await;
     ns.create::<Pod>(pod("slow", json!({"app": "web"}), slow))
         .await
         .unwrap();

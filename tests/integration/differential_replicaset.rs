@@ -145,15 +145,18 @@ async fn builtin_and_mini_replicasets_behave_alike() {
     assert_eq!(visible(&mini_status), visible(&builtin_status));
     assert_eq!(mini_status.conditions, builtin_status.conditions);
 
-    let builtin_reasons = event_reasons(&ns, "ReplicaSet").await;
-    let mini_reasons = event_reasons(&ns, "MiniReplicaSet").await;
-    assert_eq!(mini_reasons, builtin_reasons);
-    assert_eq!(
-        mini_reasons,
-        BTreeSet::from([
-            "SuccessfulCreate".to_string(),
-            "SuccessfulDelete".to_string()
-        ])
-    );
+    // Events are written in the background on both sides: wait for them to show.
+    let expected = BTreeSet::from([
+        "SuccessfulCreate".to_string(),
+        "SuccessfulDelete".to_string(),
+    ]);
+    for kind in ["ReplicaSet", "MiniReplicaSet"] {
+        eventually(
+            Duration::from_secs(30),
+            &format!("{kind} events"),
+            || async { event_reasons(&ns, kind).await == expected },
+        )
+        .await;
+    }
     ns.cleanup().await;
 }

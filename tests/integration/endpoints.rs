@@ -36,6 +36,29 @@ pub async fn create_pod(ns: &TestNamespace, manifest: Value) {
     ns.create::<Pod>(manifest).await.expect("pod created");
 }
 
+/// Fails unless the cluster keeps a deleted `terminate-after` pod Terminating (a cluster made
+/// from an older tests/cluster/kwok.yaml does not).
+pub async fn assert_slow_terminations(ns: &TestNamespace, behaviour: &Value) {
+    create_pod(ns, pod("probe", json!({}), behaviour.clone())).await;
+    // Only a pod bound to a node is deleted gracefully; an unbound one goes at once.
+    eventually(Duration::from_secs(60), "the probe pod running", || async {
+        let probe = ns.api::<Pod>().get("probe").await.unwrap();
+        probe.status.and_then(|s| s.phase).as_deref() == Some("Running")
+    })
+    .await;
+    ns.api::<Pod>()
+        .delete("probe", &DeleteParams::default())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        ns.api::<Pod>().get_opt("probe").await.unwrap().is_some(),
+        "a deleted pod should stay Terminating: the cluster lacks the terminate-after kwok \
+         stage; recreate it (tests/cluster/down.sh; tests/cluster/up.sh) to load \
+         tests/cluster/kwok.yaml"
+    );
+}
+
 pub async fn endpoints_of(ns: &TestNamespace, name: &str) -> Option<MiniEndpoints> {
     ns.api::<MiniEndpoints>().get_opt(name).await.unwrap()
 }
@@ -456,19 +479,7 @@ async fn terminating_pods() {
     let ns = TestNamespace::new("ep-terminating").await;
     let _controllers = Controllers::start(&ns.name, None);
     let slow = json!({"sim.minik8s.dev/behavior": "terminate-after", "sim.minik8s.dev/terminate-after": "20s"});
-    // First make sure the cluster simulates slow terminations.
-    create_pod(&ns, pod("probe", json!({}), slow.clone())).await;
-    ns.api::<Pod>()
-        .delete("probe", &DeleteParams::default())
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(
-        ns.api::<Pod>().get_opt("probe").await.unwrap().is_some(),
-        "a deleted pod should stay Terminating: the cluster lacks the terminate-after kwok \
-         stage; recreate it (tests/cluster/down.sh; tests/cluster/up.sh) to load \
-         tests/cluster/kwok.yaml"
-    );
+    assert_slow_terminations(&ns, &slow).await;
     create_pod(&ns, pod("a", json!({"app": "web"}), slow.clone())).await;
     create_pod(&ns, pod("b", json!({"app": "web"}), slow.clone())).await;
     ns.create::<MiniService>(mini_service(
