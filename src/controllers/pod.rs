@@ -85,3 +85,22 @@ pub fn key(pod: &Pod) -> String {
         pod.metadata.name.as_deref().unwrap_or_default()
     )
 }
+
+/// The first container port named `name` with this protocol, in the containers and then in
+/// restartable (sidecar) init containers (the named half of upstream `FindPort`).
+pub fn named_port(pod: &Pod, name: &str, protocol: &str) -> Option<i32> {
+    let spec = pod.spec.as_ref()?;
+    let sidecars = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .filter(|c| c.restart_policy.as_deref() == Some("Always"));
+    spec.containers
+        .iter()
+        .chain(sidecars)
+        .flat_map(|c| c.ports.iter().flatten())
+        .find(|p| {
+            p.name.as_deref() == Some(name) && p.protocol.as_deref().unwrap_or("TCP") == protocol
+        })
+        .map(|p| p.container_port)
+}

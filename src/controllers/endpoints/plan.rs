@@ -125,22 +125,7 @@ pub fn find_port(p: &Pod, port: &ServicePort) -> Option<i32> {
         IntOrString::Int(number) => return Some(number),
         IntOrString::String(name) => name,
     };
-    let protocol = protocol_str(port.protocol);
-    let spec = p.spec.as_ref()?;
-    let sidecars = spec
-        .init_containers
-        .iter()
-        .flatten()
-        .filter(|c| c.restart_policy.as_deref() == Some("Always"));
-    spec.containers
-        .iter()
-        .chain(sidecars)
-        .flat_map(|c| c.ports.iter().flatten())
-        .find(|p| {
-            p.name.as_deref() == Some(name.as_str())
-                && p.protocol.as_deref().unwrap_or("TCP") == protocol
-        })
-        .map(|p| p.container_port)
+    crate::controllers::pod::named_port(p, &name, protocol_str(port.protocol))
 }
 
 fn endpoint_port(port: &ServicePort, number: i32) -> EndpointPort {

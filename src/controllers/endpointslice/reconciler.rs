@@ -155,23 +155,7 @@ pub fn should_set_hostname(pod: &Pod, service: &Service) -> bool {
 pub fn find_port(pod: &Pod, port: &ServicePort) -> Option<i32> {
     let protocol = port.protocol.as_deref().unwrap_or("TCP");
     match port.target_port.as_ref() {
-        Some(IntOrString::String(name)) => {
-            let spec = pod.spec.as_ref()?;
-            let sidecars = spec
-                .init_containers
-                .iter()
-                .flatten()
-                .filter(|c| c.restart_policy.as_deref() == Some("Always"));
-            spec.containers
-                .iter()
-                .chain(sidecars)
-                .flat_map(|c| c.ports.iter().flatten())
-                .find(|p| {
-                    p.name.as_deref() == Some(name.as_str())
-                        && p.protocol.as_deref().unwrap_or("TCP") == protocol
-                })
-                .map(|p| p.container_port)
-        }
+        Some(IntOrString::String(name)) => crate::controllers::pod::named_port(pod, name, protocol),
         Some(IntOrString::Int(number)) => Some(*number),
         // The API server defaults an unset targetPort to the port.
         None => Some(port.port),
