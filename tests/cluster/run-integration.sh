@@ -16,7 +16,8 @@ if [ -z "${KUBECONFIG:-}" ]; then
     started=yes
     trap '"$here/down.sh"' EXIT
   fi
-  KUBECONFIG="$("$here/up.sh")"
+  # Room for the 1001 pods of the endpoints truncation test (110 pods a node).
+  KUBECONFIG="$(MINIK8S_NODES="${MINIK8S_NODES:-12}" "$here/up.sh")"
   export KUBECONFIG
 fi
 echo "[integration] cluster: $(kubectl config current-context) ($KUBECONFIG)${started:+, stopped afterwards}" >&2

@@ -19,7 +19,7 @@ use minik8s::api::{MiniEndpoints, MiniService};
 use serde_json::{Value, json};
 
 use crate::common::{Controllers, TestNamespace, within};
-use crate::endpoints::{names, pod};
+use crate::endpoints::{create_pod, names, pod};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -273,5 +273,49 @@ async fn endpoints_equal_the_builtin_through_every_step() {
     )
     .await;
     same(&ns, "web", 4, 1, "pod terminating, not published").await;
+    ns.cleanup().await;
+}
+
+/// More than 1000 addresses: both keep 1000 of them (the same ones) and mark the object
+/// `over-capacity: truncated`. The local cluster has room for the 1001 pods (run-integration.sh
+/// starts it with 12 nodes of 110 pods).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_1000_addresses_are_truncated_alike() {
+    use futures::StreamExt;
+
+    let ns = TestNamespace::new("diff-ep-big").await;
+    let _controllers = Controllers::start_with(minik8s::manager::Options {
+        namespace: Some(ns.name.clone()),
+        rate_limit: None,
+        controllers: [minik8s::manager::ControllerName::Endpoints].into(),
+        ..Default::default()
+    });
+    both(
+        &ns,
+        "big",
+        json!({"selector": {"app": "big"}, "ports": [{"port": 80, "targetPort": 8080}]}),
+    )
+    .await;
+    let created: Vec<()> = futures::stream::iter(0..1001)
+        .map(|i| create_pod(&ns, pod(&format!("p{i}"), json!({"app": "big"}), json!({}))))
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    assert_eq!(created.len(), 1001);
+    crate::common::eventually(Duration::from_secs(240), "1001 pods running", || async {
+        let pods = ns.api::<Pod>().list(&ListParams::default()).await.unwrap();
+        pods.items
+            .iter()
+            .filter(|p| p.status.as_ref().and_then(|s| s.pod_ip.as_ref()).is_some())
+            .count()
+            == 1001
+    })
+    .await;
+    same(&ns, "big", 1000, 0, "1001 ready pods").await;
+    let mini: MiniEndpoints = ns.api().get("big").await.unwrap();
+    assert_eq!(
+        over_capacity(mini.annotations()).as_deref(),
+        Some("truncated")
+    );
     ns.cleanup().await;
 }
