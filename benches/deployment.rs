@@ -12,7 +12,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::ApiResource;
@@ -46,15 +46,16 @@ struct Result {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let Some(setting) = common::setting_arg()? else {
+    let Some(run) = common::start(NAMESPACE, "replicaset,deployment").await? else {
         return summary();
     };
-    let (qps, burst) = common::limits(&setting)?;
-    let client = Client::try_default()
-        .await
-        .context("KUBECONFIG must point at the bench cluster")?;
-    common::create_namespace(&client, NAMESPACE).await?;
-    let mut controller = common::start_minik8s("replicaset,deployment", qps, burst)?;
+    let common::Run {
+        setting,
+        qps,
+        burst,
+        client,
+        mut controller,
+    } = run;
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let mut scenarios = Vec::new();

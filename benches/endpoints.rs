@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Endpoints, Pod};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -86,15 +86,16 @@ type Shared = Arc<Mutex<Timeline>>;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let Some(setting) = common::setting_arg()? else {
+    let Some(run) = common::start(NAMESPACE, "endpoints,endpointslice").await? else {
         return summary();
     };
-    let (qps, burst) = common::limits(&setting)?;
-    let client = Client::try_default()
-        .await
-        .context("KUBECONFIG must point at the bench cluster")?;
-    common::create_namespace(&client, NAMESPACE).await?;
-    let mut controller = common::start_minik8s("endpoints,endpointslice", qps, burst)?;
+    let common::Run {
+        setting,
+        qps,
+        burst,
+        client,
+        mut controller,
+    } = run;
     let names: Vec<String> = (0..SERVICES).map(|i| format!("app-{i}")).collect();
     for name in &names {
         create_twins(&client, name).await?;

@@ -54,6 +54,36 @@ pub async fn create_namespace(client: &Client, namespace: &str) -> anyhow::Resul
     bail!("no default service account in {namespace}")
 }
 
+/// One setting's run: its limits, a client of the bench cluster, the bench namespace made,
+/// and minik8s started with `controllers` at those limits.
+pub struct Run {
+    pub setting: String,
+    pub qps: Option<f64>,
+    pub burst: Option<u32>,
+    pub client: Client,
+    pub controller: Child,
+}
+
+/// Sets up the run `--setting` asks for in `namespace`; None for `--summary`.
+pub async fn start(namespace: &str, controllers: &str) -> anyhow::Result<Option<Run>> {
+    let Some(setting) = setting_arg()? else {
+        return Ok(None);
+    };
+    let (qps, burst) = limits(&setting)?;
+    let client = Client::try_default()
+        .await
+        .context("KUBECONFIG must point at the bench cluster")?;
+    create_namespace(&client, namespace).await?;
+    let controller = start_minik8s(controllers, qps, burst)?;
+    Ok(Some(Run {
+        setting,
+        qps,
+        burst,
+        client,
+        controller,
+    }))
+}
+
 /// Starts the release minik8s controller-manager with these controllers and limits.
 pub fn start_minik8s(
     controllers: &str,
