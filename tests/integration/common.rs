@@ -5,7 +5,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::core::v1::{Namespace, ResourceQuota, ServiceAccount};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, Status};
@@ -161,6 +161,31 @@ impl Drop for TestNamespace {
             .args(["delete", "namespace", &self.name, "--wait=false"])
             .output();
     }
+}
+
+/// A namespace whose pods a quota limits to 2, enforced before this returns.
+pub async fn quota_namespace(prefix: &str) -> TestNamespace {
+    let ns = TestNamespace::new(prefix).await;
+    let quota: ResourceQuota = serde_json::from_value(
+        serde_json::json!({"metadata": {"name": "pods"}, "spec": {"hard": {"pods": "2"}}}),
+    )
+    .unwrap();
+    ns.api::<ResourceQuota>()
+        .create(&PostParams::default(), &quota)
+        .await
+        .unwrap();
+    eventually(
+        Duration::from_secs(60),
+        "the quota to be enforced",
+        || async {
+            let q = ns.api::<ResourceQuota>().get("pods").await.unwrap();
+            q.status
+                .and_then(|s| s.hard)
+                .is_some_and(|h| h.contains_key("pods"))
+        },
+    )
+    .await;
+    ns
 }
 
 /// Runs kubectl (the pinned one on PATH under `make test`) and returns its stdout.

@@ -11,7 +11,7 @@ use k8s_openapi::api::admissionregistration::v1::{
     ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
 };
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentCondition, ReplicaSet};
-use k8s_openapi::api::core::v1::{Event, Namespace, ResourceQuota};
+use k8s_openapi::api::core::v1::{Event, Namespace};
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
@@ -103,27 +103,6 @@ async fn events_about(
             )
         })
         .collect()
-}
-
-/// A namespace whose pods a quota limits to 2, enforced before this returns.
-async fn quota_namespace(prefix: &str) -> TestNamespace {
-    let ns = TestNamespace::new(prefix).await;
-    let quota: ResourceQuota = serde_json::from_value(
-        json!({"metadata": {"name": "pods"}, "spec": {"hard": {"pods": "2"}}}),
-    )
-    .unwrap();
-    ns.api::<ResourceQuota>()
-        .create(&PostParams::default(), &quota)
-        .await
-        .unwrap();
-    eventually(TIMEOUT, "the quota to be enforced", || async {
-        let q = ns.api::<ResourceQuota>().get("pods").await.unwrap();
-        q.status
-            .and_then(|s| s.hard)
-            .is_some_and(|h| h.contains_key("pods"))
-    })
-    .await;
-    ns
 }
 
 /// The (reason, message) of a ReplicaFailure condition, masked.
@@ -218,8 +197,8 @@ async fn failed_create_messages(ns: &TestNamespace, name: &str) -> Vec<String> {
 /// twin take both pods).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quota_refusals_read_alike() {
-    let ns_builtin = quota_namespace("ev-quota-b").await;
-    let ns_mini = quota_namespace("ev-quota-m").await;
+    let ns_builtin = crate::common::quota_namespace("ev-quota-b").await;
+    let ns_mini = crate::common::quota_namespace("ev-quota-m").await;
     let _controllers = Controllers::start(&ns_mini.name, None);
     ns_builtin
         .create::<ReplicaSet>(fixtures::small_replicaset(BUILTIN, 4, true))
@@ -268,8 +247,8 @@ async fn quota_refusals_read_alike() {
 /// The same refusal through a Deployment: the set's ReplicaFailure condition is copied up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quota_refusals_reach_the_deployment_alike() {
-    let ns_builtin = quota_namespace("ev-dquota-b").await;
-    let ns_mini = quota_namespace("ev-dquota-m").await;
+    let ns_builtin = crate::common::quota_namespace("ev-dquota-b").await;
+    let ns_mini = crate::common::quota_namespace("ev-dquota-m").await;
     let _controllers = Controllers::start(&ns_mini.name, None);
     let mut d = fixtures::small_replicaset(BUILTIN, 4, true);
     d["kind"] = json!("Deployment");

@@ -4,9 +4,9 @@
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::ReplicaSet;
-use k8s_openapi::api::core::v1::{Event, Pod, ResourceQuota};
+use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::ResourceExt;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use minik8s::api::MiniReplicaSet;
 use minik8s::runtime::client::RateLimit;
 use serde_json::json;
@@ -287,22 +287,7 @@ async fn min_ready_seconds_delays_availability() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replica_failure_is_reported_while_a_quota_refuses_pods() {
-    let ns = TestNamespace::new("rs-quota").await;
-    let quota: ResourceQuota = serde_json::from_value(
-        json!({"metadata": {"name": "pods"}, "spec": {"hard": {"pods": "2"}}}),
-    )
-    .unwrap();
-    ns.api::<ResourceQuota>()
-        .create(&PostParams::default(), &quota)
-        .await
-        .unwrap();
-    eventually(TIMEOUT, "the quota to be enforced", || async {
-        let q = ns.api::<ResourceQuota>().get("pods").await.unwrap();
-        q.status
-            .and_then(|s| s.hard)
-            .is_some_and(|h| h.contains_key("pods"))
-    })
-    .await;
+    let ns = crate::common::quota_namespace("rs-quota").await;
     let _controllers = Controllers::start(&ns.name, None);
     ns.create::<MiniReplicaSet>(fixtures::small_replicaset("web", 4, false))
         .await
