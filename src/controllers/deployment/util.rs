@@ -115,14 +115,7 @@ pub fn template_without_hash(template: &serde_json::Map<String, Value>) -> Value
 /// set aside, as the built-in compares the templates the API server defaulted (see
 /// [`semantic_form`]).
 pub fn same_template(d: &MiniDeployment, rs: &MiniReplicaSet) -> bool {
-    same_templates(d.spec.template.raw(), rs.spec.template.raw())
-}
-
-pub fn same_templates(
-    a: &serde_json::Map<String, Value>,
-    b: &serde_json::Map<String, Value>,
-) -> bool {
-    TemplateMatcher::new(a).matches(b)
+    TemplateMatcher::new(d.spec.template.raw()).matches(rs.spec.template.raw())
 }
 
 /// Compares templates with one template, working out that one's semantic form at most once.
