@@ -128,6 +128,22 @@ async fn endpoints_list_ready_and_not_ready_pods_and_follow_them() {
     )
     .await;
     create_pod(&ns, pod("other", json!({"app": "other"}), json!({}))).await;
+    // Pods settled first, so that the first sync is the only write until the pods change: a
+    // later write whose sync saw no pod become Ready carries no trigger time (upstream too;
+    // e.g. a sync refused as stale after it had moved the tracker on).
+    eventually(TIMEOUT, "pods running, one ready", || async {
+        let pods = ns.api::<Pod>().list(&Default::default()).await.unwrap();
+        pods.items.iter().all(|p| {
+            let status = p.status.clone().unwrap_or_default();
+            let ready = status
+                .conditions
+                .iter()
+                .flatten()
+                .any(|c| c.type_ == "Ready" && c.status == "True");
+            status.pod_ip.is_some() && (ready || p.name_any() == "never")
+        })
+    })
+    .await;
     ns.create::<MiniService>(mini_service(
         "web",
         json!({"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}),
