@@ -6,7 +6,8 @@
 # 3. the minik8s controllers as a local process with the chart's service account — so RBAC is
 #    the chart's (in a real cluster, `make deploy` runs them in-cluster instead);
 # 4. samples/deployment.yaml and samples/minideployment.yaml, then both rolled to a new image;
-# 5. a side-by-side view of what each controller did.
+# 5. samples/service.yaml and samples/miniservice.yaml over the MiniDeployment's pods;
+# 6. a side-by-side view of what each controller did.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -57,7 +58,8 @@ echo "controller-manager pid $controllers, logs in $log, metrics on http://127.0
 
 say "applying samples/ into namespace $namespace"
 kubectl create namespace "$namespace" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
-kubectl apply -n "$namespace" -f "$root/samples/deployment.yaml" -f "$root/samples/minideployment.yaml"
+kubectl apply -n "$namespace" -f "$root/samples/deployment.yaml" -f "$root/samples/minideployment.yaml" \
+  -f "$root/samples/service.yaml" -f "$root/samples/miniservice.yaml"
 kubectl rollout status -n "$namespace" deploy/web-builtin --timeout=120s
 "$minik8s" rollout status -n "$namespace" mdeploy/web --timeout 120
 
@@ -94,6 +96,25 @@ echo
 echo "Scaling events:"
 kubectl get events -n "$namespace" --field-selector reason=ScalingReplicaSet \
   -o custom-columns=KIND:.involvedObject.kind,NAME:.involvedObject.name,MESSAGE:.message --sort-by=.metadata.creationTimestamp
+
+say "the Service web and the MiniService web, over the same pods"
+# The endpoints controllers follow the rollout's last pods a moment later.
+for _ in $(seq 50); do
+  builtin_eps="$(kubectl get endpoints web -n "$namespace" -o jsonpath='{.subsets[*].addresses[*].ip}' 2>/dev/null | wc -w)"
+  mini_eps="$(kubectl get miniendpoints web -n "$namespace" -o jsonpath='{.subsets[*].addresses[*].ip}' 2>/dev/null | wc -w)"
+  ready="$(kubectl get pods -n "$namespace" -l app=web --field-selector=status.phase=Running --no-headers 2>/dev/null | awk '$2=="1/1"' | wc -l)"
+  [ "$builtin_eps" = "$ready" ] && [ "$mini_eps" = "$ready" ] && break
+  sleep 0.2
+done
+printf '%-28s %-36s %s\n' "" "built-in (Service web)" "minik8s (MiniService web)"
+printf '%-28s %-36s %s\n' "ready addresses" "$builtin_eps (Endpoints web)" "$mini_eps (MiniEndpoints web)"
+printf '%-28s %-36s %s\n' "endpoints in slices" \
+  "$(kubectl get endpointslices -n "$namespace" -l kubernetes.io/service-name=web -o jsonpath='{.items[*].endpoints[*].addresses[0]}' | wc -w)" \
+  "$(kubectl get endpointslices -n "$namespace" -l kubernetes.io/service-name=mini-web -o jsonpath='{.items[*].endpoints[*].addresses[0]}' | wc -w) (Service mini-web)"
+echo
+kubectl get svc,msvc -n "$namespace"
+echo
+kubectl get endpointslices -n "$namespace"
 
 say "the cluster is still up"
 cat <<NEXT
