@@ -66,6 +66,26 @@ pub struct Live {
     pub uids: HashSet<String>,
 }
 
+/// The error of a failed sync.
+pub trait SyncError: std::error::Error {
+    /// An error that is part of normal operation (a cache behind the controller's own
+    /// writes): retried as any other, but logged at debug, not as a warning.
+    fn is_expected(&self) -> bool {
+        false
+    }
+}
+
+/// An API of `client` in `namespace`, or in all namespaces when None.
+pub fn scoped<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    }
+}
+
 /// Sync requests from the informers' handlers.
 pub type Triggers<K> = UnboundedReceiver<ObjectRef<DeserializeGuard<K>>>;
 
@@ -121,7 +141,7 @@ pub async fn drive<K, Ctx, E>(
         + std::marker::Sync
         + 'static,
     Ctx: Bookkeeping + 'static,
-    E: std::error::Error + Send + std::marker::Sync + 'static,
+    E: SyncError + Send + std::marker::Sync + 'static,
 {
     tracing::info!(controller = name, "starting");
     let Watch {
@@ -237,7 +257,7 @@ where
     result
 }
 
-fn retry_later<K: Resource, Ctx: Bookkeeping, E: std::error::Error>(
+fn retry_later<K: Resource, Ctx: Bookkeeping, E: SyncError>(
     name: &'static str,
     cached: &K,
     error: &E,
@@ -245,7 +265,11 @@ fn retry_later<K: Resource, Ctx: Bookkeeping, E: std::error::Error>(
 ) -> Action {
     let key = key_of(cached);
     let delay = context.backoff().failed(&key);
-    tracing::warn!(controller = name, object = %key, %error, retry_in = ?delay, "sync failed");
+    if error.is_expected() {
+        tracing::debug!(controller = name, object = %key, %error, retry_in = ?delay, "sync deferred");
+    } else {
+        tracing::warn!(controller = name, object = %key, %error, retry_in = ?delay, "sync failed");
+    }
     Action::requeue(delay)
 }
 

@@ -40,6 +40,29 @@ pub fn is_ready(pod: &Pod) -> bool {
     ready_condition(pod).is_some_and(|c| c.status == "True")
 }
 
+/// Upstream `podEndpointsChanged`: whether a change of the pod moves its endpoint address
+/// (besides labels, which decide the services it belongs to).
+pub fn endpoints_changed(old: &Pod, new: &Pod) -> bool {
+    let ips = |p: &Pod| {
+        p.status
+            .as_ref()
+            .and_then(|s| s.pod_ips.clone())
+            .unwrap_or_default()
+    };
+    let host = |p: &Pod| {
+        p.spec
+            .as_ref()
+            .map(|s| (s.hostname.clone(), s.subdomain.clone()))
+    };
+    old.metadata.deletion_timestamp != new.metadata.deletion_timestamp
+        || is_ready(old) != is_ready(new)
+        || ips(old) != ips(new)
+        || host(old) != host(new)
+        // A finished pod leaves the endpoints; upstream sees it through the readiness change
+        // that comes with it.
+        || phase(old) != phase(new)
+}
+
 /// When a ready pod became Ready; None for pods that are not ready.
 pub fn ready_since(pod: &Pod) -> Option<Timestamp> {
     let condition = ready_condition(pod).filter(|c| c.status == "True")?;

@@ -128,11 +128,10 @@ fn start_endpoints(parts: Parts<'_>) -> Started {
 }
 
 fn start_endpointslice(parts: Parts<'_>) -> Started {
-    let api = parts.api();
     let informers = parts.informers;
     let controller = EndpointSliceController::new(
         parts.client,
-        api,
+        parts.options.namespace.as_deref(),
         parts.events,
         &mut informers.pods,
         &mut informers.nodes,

@@ -375,6 +375,87 @@ async fn headless_and_deletion() {
     ns.cleanup().await;
 }
 
+/// Upstream's slice and Service handlers: a slice or Service that somebody else edits or
+/// deletes is written again at once (well before the 5-minute resync), while the echo of the
+/// controller's own writes costs nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_others_make_are_repaired_at_once() {
+    const REPAIR: Duration = Duration::from_secs(15);
+    let ns = TestNamespace::new("eps-repair").await;
+    let _controllers = Controllers::start(&ns.name, None);
+    ns.create::<MiniService>(json!({
+        "apiVersion": "minik8s.dev/v1alpha1", "kind": "MiniService",
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}
+    }))
+    .await
+    .unwrap();
+    ns.create::<Pod>(pod("p1", json!({"app": "web"}), None, None))
+        .await
+        .unwrap();
+    eventually(TIMEOUT, "one ready endpoint", || async {
+        let seen = ours(&ns, "web").await;
+        seen.len() == 1 && seen.iter().all(|s| s.conditions.0 == Some(true))
+    })
+    .await;
+    let one_ready = ours(&ns, "web").await;
+
+    // Someone empties the slice: its next generation is not the controller's, so it is
+    // rewritten.
+    let slice = slices(&ns, "mini-web", MANAGED_BY).await.remove(0);
+    let name = slice.name_any();
+    ns.api::<EndpointSlice>()
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"endpoints": []})),
+        )
+        .await
+        .unwrap();
+    eventually(REPAIR, "the edited slice rewritten", || async {
+        ours(&ns, "web").await == one_ready
+    })
+    .await;
+
+    // Someone deletes it: a deletion the controller did not make is repaired.
+    ns.api::<EndpointSlice>()
+        .delete(&name, &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually(REPAIR, "the deleted slice written again", || async {
+        ours(&ns, "web").await == one_ready
+    })
+    .await;
+
+    // Someone edits the Service: put back as the MiniService says.
+    ns.api::<Service>()
+        .patch(
+            "mini-web",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"sessionAffinity": "ClientIP"}})),
+        )
+        .await
+        .unwrap();
+    eventually(REPAIR, "the Service repaired", || async {
+        let svc = ns.api::<Service>().get("mini-web").await.unwrap();
+        svc.spec.unwrap().session_affinity.as_deref() == Some("None")
+    })
+    .await;
+
+    // Someone deletes the Service (its slices go with it): both come back.
+    ns.api::<Service>()
+        .delete("mini-web", &DeleteParams::foreground())
+        .await
+        .unwrap();
+    eventually(REPAIR, "the Service and its slice back", || async {
+        let svc = ns.api::<Service>().get_opt("mini-web").await.unwrap();
+        svc.is_some_and(|s| s.metadata.deletion_timestamp.is_none())
+            && ours(&ns, "web").await.len() == 1
+    })
+    .await;
+    ns.cleanup().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_100_endpoints_split_into_slices() {
     let ns = TestNamespace::new("eps-split").await;
@@ -507,7 +588,8 @@ async fn a_service_of_that_name_not_owned_is_left_alone() {
         .delete("mini-web", &DeleteParams::default())
         .await
         .unwrap();
-    eventually(Duration::from_secs(90), "the name taken over", || async {
+    // The deletion is watched: no waiting for the 30 s recheck.
+    eventually(Duration::from_secs(15), "the name taken over", || async {
         let m = ns.api::<MiniService>().get("web").await.unwrap();
         let synced = m
             .status

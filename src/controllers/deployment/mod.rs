@@ -53,6 +53,8 @@ pub enum Error {
     Selector(String),
 }
 
+impl crate::controllers::driver::SyncError for Error {}
+
 pub struct DeploymentController {
     watch: driver::Watch<MiniDeployment>,
     context: Arc<Context>,

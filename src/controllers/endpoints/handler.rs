@@ -49,28 +49,6 @@ impl PodHandler {
     }
 }
 
-/// Upstream `podEndpointsChanged`: what an endpoint address is made of, besides labels.
-fn endpoints_changed(old: &Pod, new: &Pod) -> bool {
-    let ips = |p: &Pod| {
-        p.status
-            .as_ref()
-            .and_then(|s| s.pod_ips.clone())
-            .unwrap_or_default()
-    };
-    let host = |p: &Pod| {
-        p.spec
-            .as_ref()
-            .map(|s| (s.hostname.clone(), s.subdomain.clone()))
-    };
-    old.metadata.deletion_timestamp != new.metadata.deletion_timestamp
-        || pod::is_ready(old) != pod::is_ready(new)
-        || ips(old) != ips(new)
-        || host(old) != host(new)
-        // A finished pod leaves the endpoints; upstream sees it through the readiness change
-        // that comes with it.
-        || pod::phase(old) != pod::phase(new)
-}
-
 impl EventHandler<Pod> for PodHandler {
     fn on_add(&self, p: &Pod) {
         self.enqueue_selecting(p);
@@ -84,7 +62,7 @@ impl EventHandler<Pod> for PodHandler {
         if labels_changed {
             self.enqueue_selecting(old);
             self.enqueue_selecting(new);
-        } else if endpoints_changed(old, new) {
+        } else if pod::endpoints_changed(old, new) {
             self.enqueue_selecting(new);
         }
     }
@@ -217,7 +195,7 @@ mod tests {
     #[test]
     fn only_changes_that_move_an_address_wake_the_services() {
         let old = pod(json!({}));
-        assert!(!endpoints_changed(
+        assert!(!pod::endpoints_changed(
             &old,
             &pod(json!({"metadata": {"annotations": {"x": "y"}}}))
         ));
@@ -228,7 +206,10 @@ mod tests {
             json!({"spec": {"hostname": "h"}}),
             json!({"status": {"phase": "Succeeded"}}),
         ] {
-            assert!(endpoints_changed(&old, &pod(changed.clone())), "{changed}");
+            assert!(
+                pod::endpoints_changed(&old, &pod(changed.clone())),
+                "{changed}"
+            );
         }
     }
 

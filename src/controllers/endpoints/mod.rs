@@ -67,6 +67,12 @@ pub enum Error {
     StaleCache { key: String, version: String },
 }
 
+impl driver::SyncError for Error {
+    fn is_expected(&self) -> bool {
+        matches!(self, Error::StaleCache { .. })
+    }
+}
+
 /// The controller, wired to the shared pod and MiniService informers; started by
 /// [`EndpointsController::run`].
 pub struct EndpointsController {
@@ -89,10 +95,13 @@ impl EndpointsController {
         services: &mut Informer<MiniService>,
         workers: u16,
     ) -> Self {
-        let watch = driver::Watch::new(scoped(&client, namespace), workers);
+        let watch = driver::Watch::new(driver::scoped(&client, namespace), workers);
         let (trigger, triggers) = unbounded();
         let (cleanup, cleanups) = unbounded();
-        let mut endpoints = Informer::new(scoped(&client, namespace), watcher::Config::default());
+        let mut endpoints = Informer::new(
+            driver::scoped(&client, namespace),
+            watcher::Config::default(),
+        );
         let services_cache = services.cache();
         pods.add_handler(Arc::new(handler::PodHandler::new(
             services_cache.clone(),
@@ -106,7 +115,7 @@ impl EndpointsController {
             trigger,
             cleanup,
         )));
-        let endpoints_api = scoped(&client, namespace);
+        let endpoints_api = driver::scoped(&client, namespace);
         let context = Arc::new(Context {
             client,
             services: services_cache,
@@ -177,16 +186,6 @@ impl EndpointsController {
             () = work => {}
             () = informer => {}
         }
-    }
-}
-
-fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
-where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
-{
-    match namespace {
-        Some(namespace) => Api::namespaced(client.clone(), namespace),
-        None => Api::all(client.clone()),
     }
 }
 

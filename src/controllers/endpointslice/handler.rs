@@ -1,23 +1,28 @@
-//! Pod events → MiniServices to sync (upstream `addPod`, `updatePod`, `deletePod`): every
-//! MiniService of the pod's namespace whose selector matches the pod, before or after the
-//! change.
+//! Informer events → MiniServices to sync:
+//! - pods (upstream `onPodUpdate` → `GetServicesToUpdateOnPodChange`): every MiniService of
+//!   the pod's namespace whose selector matches the pod, before or after the change, when the
+//!   change moves an endpoint;
+//! - EndpointSlices of this controller (upstream `onEndpointSlice{Add,Update,Delete}`): only
+//!   changes the tracker does not know as this controller's own writes, i.e. somebody else's,
+//!   and, once the cache catches up, the services a sync refused as stale;
+//! - Services (upstream `onServiceUpdate`): any change of a Service `mini-<name>` wakes the
+//!   MiniService that stands behind that name (to repair it, or to take a name set free).
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashSet};
+use std::sync::{Arc, Mutex};
 
 use futures::channel::mpsc::UnboundedSender;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 
 use super::CachedService;
+use super::service::service_name;
+use super::tracker::{self, EndpointSliceTracker, ServiceKey};
 use crate::api::MiniService;
+use crate::controllers::pod;
 use crate::runtime::informer::{Cache, EventHandler};
-
-pub struct PodHandler {
-    services: Arc<Cache<MiniService>>,
-    trigger: UnboundedSender<ObjectRef<CachedService>>,
-}
 
 /// Whether `selector` selects `labels`. No selector selects nothing (the endpoints are the
 /// user's); an empty one selects every pod, as a Service's does.
@@ -28,7 +33,18 @@ pub fn selects(
     selector.is_some_and(|s| s.iter().all(|(k, v)| labels.get(k) == Some(v)))
 }
 
-impl PodHandler {
+/// Services (namespace, `mini-<name>`) whose sync was refused because the slice cache was
+/// behind this controller's writes: synced again at the next event of their slices.
+pub type Refused = Mutex<HashSet<ServiceKey>>;
+
+/// Sends MiniServices of one namespace to the work queue.
+#[derive(Clone)]
+pub struct Enqueue {
+    services: Arc<Cache<MiniService>>,
+    trigger: UnboundedSender<ObjectRef<CachedService>>,
+}
+
+impl Enqueue {
     pub fn new(
         services: Arc<Cache<MiniService>>,
         trigger: UnboundedSender<ObjectRef<CachedService>>,
@@ -36,16 +52,7 @@ impl PodHandler {
         Self { services, trigger }
     }
 
-    fn selecting(&self, pod: &Pod, names: &mut BTreeSet<String>) {
-        let namespace = pod.namespace().unwrap_or_default();
-        for service in self.services.list(&namespace) {
-            if selects(service.spec.selector.as_ref(), pod.labels()) {
-                names.insert(service.name_any());
-            }
-        }
-    }
-
-    fn enqueue(&self, namespace: &str, names: BTreeSet<String>) {
+    fn send(&self, namespace: &str, names: BTreeSet<String>) {
         for name in names {
             // The receiver only goes away at shutdown.
             if self
@@ -57,28 +64,152 @@ impl PodHandler {
             }
         }
     }
+
+    /// The MiniServices whose Service is named `service` (one, unless truncation made two
+    /// long names alike).
+    fn behind(&self, (namespace, service): &ServiceKey) {
+        let names = self
+            .services
+            .list(namespace)
+            .into_iter()
+            .map(|m| m.name_any())
+            .filter(|name| &service_name(name) == service)
+            .collect();
+        self.send(namespace, names);
+    }
+}
+
+pub struct PodHandler {
+    enqueue: Enqueue,
+}
+
+impl PodHandler {
+    pub fn new(enqueue: Enqueue) -> Self {
+        Self { enqueue }
+    }
+
+    fn selecting(&self, pod: &Pod, names: &mut BTreeSet<String>) {
+        let namespace = pod.namespace().unwrap_or_default();
+        for service in self.enqueue.services.list(&namespace) {
+            if selects(service.spec.selector.as_ref(), pod.labels()) {
+                names.insert(service.name_any());
+            }
+        }
+    }
 }
 
 impl EventHandler<Pod> for PodHandler {
     fn on_add(&self, pod: &Pod) {
         let mut names = BTreeSet::new();
         self.selecting(pod, &mut names);
-        self.enqueue(&pod.namespace().unwrap_or_default(), names);
+        self.enqueue
+            .send(&pod.namespace().unwrap_or_default(), names);
     }
 
     fn on_update(&self, old: &Pod, new: &Pod) {
         if old.resource_version() == new.resource_version() {
             return;
         }
+        let relabelled = old.labels() != new.labels();
+        if !relabelled && !pod::endpoints_changed(old, new) {
+            return;
+        }
         let mut names = BTreeSet::new();
         self.selecting(new, &mut names);
-        if old.labels() != new.labels() {
+        if relabelled {
             self.selecting(old, &mut names);
         }
-        self.enqueue(&new.namespace().unwrap_or_default(), names);
+        self.enqueue
+            .send(&new.namespace().unwrap_or_default(), names);
     }
 
     fn on_delete(&self, pod: &Pod) {
         self.on_add(pod);
+    }
+}
+
+/// Events of the slices this controller manages (the informer watches only those).
+pub struct SliceHandler {
+    enqueue: Enqueue,
+    tracker: Arc<EndpointSliceTracker>,
+    refused: Arc<Refused>,
+}
+
+impl SliceHandler {
+    pub fn new(
+        enqueue: Enqueue,
+        tracker: Arc<EndpointSliceTracker>,
+        refused: Arc<Refused>,
+    ) -> Self {
+        Self {
+            enqueue,
+            tracker,
+            refused,
+        }
+    }
+
+    /// Syncs the slice's service if `news`, or if a sync of it waits for the cache.
+    fn wake(&self, slice: &EndpointSlice, news: bool) {
+        let service = tracker::service_of(slice);
+        let waiting = self.refused.lock().expect("refused lock").remove(&service);
+        if news || waiting {
+            self.enqueue.behind(&service);
+        }
+    }
+}
+
+impl EventHandler<EndpointSlice> for SliceHandler {
+    fn on_add(&self, slice: &EndpointSlice) {
+        self.wake(slice, self.tracker.should_sync(slice));
+    }
+
+    fn on_update(&self, old: &EndpointSlice, slice: &EndpointSlice) {
+        // The generation does not move with labels: a slice moved to another service wakes
+        // both (upstream).
+        if tracker::service_of(old) != tracker::service_of(slice) {
+            self.wake(old, true);
+            self.wake(slice, true);
+            return;
+        }
+        self.wake(slice, self.tracker.should_sync(slice));
+    }
+
+    fn on_delete(&self, slice: &EndpointSlice) {
+        // A slice that leaves the watch (deleted, or relabelled to another manager) and that
+        // this controller did not delete is written again.
+        let unexpected = self.tracker.has(slice) && !self.tracker.handle_deletion(slice);
+        self.wake(slice, unexpected);
+    }
+}
+
+/// Events of Services: whatever happens to `mini-<name>`, its MiniService looks again.
+pub struct ServiceHandler {
+    enqueue: Enqueue,
+}
+
+impl ServiceHandler {
+    pub fn new(enqueue: Enqueue) -> Self {
+        Self { enqueue }
+    }
+
+    fn wake(&self, service: &Service) {
+        self.enqueue
+            .behind(&(service.namespace().unwrap_or_default(), service.name_any()));
+    }
+}
+
+impl EventHandler<Service> for ServiceHandler {
+    fn on_add(&self, service: &Service) {
+        self.wake(service);
+    }
+
+    fn on_update(&self, old: &Service, service: &Service) {
+        if old.resource_version() != service.resource_version() {
+            self.wake(service);
+        }
+    }
+
+    fn on_delete(&self, service: &Service) {
+        self.wake(service);
     }
 }

@@ -7,19 +7,23 @@
 //!
 //! - `service`: pure — the Service to keep, ownership, the MiniService status.
 //! - `reconciler`: pure — the slices to create, update and delete (upstream `reconciler.go`).
-//! - `handler`: pod events → MiniServices to sync.
+//! - `handler`: pod, EndpointSlice and Service events → MiniServices to sync.
+//! - `tracker`: the generations this controller wrote (upstream `EndpointSliceTracker`).
 //! - `sync`: the executor.
 //!
-//! The Service and the slices are read from the API server at each sync rather than from
-//! informers of their own: upstream needs an EndpointSlice tracker to notice that its slice
-//! informer is behind its own writes, and a fresh list avoids that whole class of stale-cache
-//! writes, at two reads per sync. Changes other people make to the Service or the slices are
-//! repaired at the next sync; a periodic resync ([`RESYNC`]) bounds the wait.
+//! As upstream, every read comes from informers: the shared pod, node and MiniService ones,
+//! and two of this controller's own, Services (all of them: a name taken by another Service
+//! must be seen to be freed) and the EndpointSlices it manages (by label, so nobody else's
+//! slices are held in memory). The slice cache lags behind the controller's own writes; the
+//! tracker notices it and the sync waits until the cache has caught up, as upstream's
+//! `StaleSlices` check does. A sync therefore costs no API call unless something must be
+//! written.
 
 mod handler;
 pub mod reconciler;
 pub mod service;
 mod sync;
+pub mod tracker;
 
 #[cfg(test)]
 mod upstream_tests;
@@ -27,9 +31,12 @@ mod upstream_tests;
 use std::sync::Arc;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use futures::FutureExt;
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::Client;
 use kube::core::DeserializeGuard;
-use kube::{Api, Client};
+use kube::runtime::watcher;
 
 use crate::api::MiniService;
 use crate::controllers::backoff::Backoff;
@@ -47,12 +54,12 @@ pub const MANAGED_BY: &str = "endpointslice-controller.minik8s.dev";
 /// Upstream `--max-endpoints-per-slice` default.
 pub const DEFAULT_MAX_ENDPOINTS_PER_SLICE: usize = 100;
 
-/// Every MiniService is synced again this often, to repair changes others made to its
-/// Service or slices (this controller does not watch those).
+/// Every MiniService is synced again this often. The informers bring every change, so this
+/// is a safety net only; a sync that finds nothing to do makes no API call.
 pub const RESYNC: Duration = Duration::from_secs(300);
 
-/// A MiniService whose Service name is taken is checked again this often, so that it takes
-/// the name soon after the other Service is renamed or deleted (Services are not watched).
+/// A MiniService whose Service name is taken is checked again this often, besides at every
+/// event of that Service.
 pub const NAME_TAKEN_RECHECK: Duration = Duration::from_secs(30);
 
 pub type CachedService = DeserializeGuard<MiniService>;
@@ -62,6 +69,10 @@ pub struct Context {
     pub client: Client,
     pub pods: Arc<Cache<Pod>>,
     pub nodes: Arc<Cache<Node>>,
+    pub services: Arc<Cache<Service>>,
+    pub slices: Arc<Cache<EndpointSlice>>,
+    pub tracker: Arc<tracker::EndpointSliceTracker>,
+    pub refused: Arc<handler::Refused>,
     pub events: EventRecorder,
     pub backoff: Backoff,
     pub max_endpoints_per_slice: usize,
@@ -73,6 +84,15 @@ pub enum Error {
     Api(#[from] kube::Error),
     #[error("{0}")]
     Sync(String),
+    /// Upstream `StaleInformerCache`: retried once the cache has caught up.
+    #[error("EndpointSlice informer cache is out of date")]
+    StaleCache,
+}
+
+impl driver::SyncError for Error {
+    fn is_expected(&self) -> bool {
+        matches!(self, Error::StaleCache)
+    }
 }
 
 /// The controller, wired to the shared pod, node and MiniService informers.
@@ -80,32 +100,54 @@ pub struct EndpointSliceController {
     watch: driver::Watch<MiniService>,
     context: Arc<Context>,
     triggers: driver::Triggers<MiniService>,
+    services: Informer<Service>,
+    slices: Informer<EndpointSlice>,
 }
 
 impl EndpointSliceController {
-    /// Registers the controller's handlers; call before the informers run. `api` sets the
-    /// scope: all namespaces or one.
+    /// Registers the controller's handlers; call before the informers run. `namespace` sets
+    /// the scope: one namespace, or all when None.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         client: Client,
-        api: Api<CachedService>,
+        namespace: Option<&str>,
         events: EventRecorder,
         pods: &mut Informer<Pod>,
         nodes: &mut Informer<Node>,
-        services: &mut Informer<MiniService>,
+        minis: &mut Informer<MiniService>,
         workers: u16,
         max_endpoints_per_slice: usize,
     ) -> Self {
-        let watch = driver::Watch::new(api, workers);
+        let watch = driver::Watch::new(driver::scoped(&client, namespace), workers);
         let (trigger, triggers) = futures::channel::mpsc::unbounded();
-        pods.add_handler(Arc::new(handler::PodHandler::new(
-            services.cache(),
-            trigger,
+        let enqueue = handler::Enqueue::new(minis.cache(), trigger);
+        pods.add_handler(Arc::new(handler::PodHandler::new(enqueue.clone())));
+
+        let mut services = Informer::new(
+            driver::scoped(&client, namespace),
+            watcher::Config::default(),
+        );
+        services.add_handler(Arc::new(handler::ServiceHandler::new(enqueue.clone())));
+        let managed = format!("{}={MANAGED_BY}", reconciler::LABEL_MANAGED_BY);
+        let mut slices = Informer::new(
+            driver::scoped(&client, namespace),
+            watcher::Config::default().labels(&managed),
+        );
+        let tracker = Arc::new(tracker::EndpointSliceTracker::default());
+        let refused = Arc::new(handler::Refused::default());
+        slices.add_handler(Arc::new(handler::SliceHandler::new(
+            enqueue,
+            tracker.clone(),
+            refused.clone(),
         )));
         let context = Arc::new(Context {
             client,
             pods: pods.cache(),
             nodes: nodes.cache(),
+            services: services.cache(),
+            slices: slices.cache(),
+            tracker,
+            refused,
             events,
             backoff: Backoff::reported_as(CONTROLLER_NAME),
             max_endpoints_per_slice: max_endpoints_per_slice.max(1),
@@ -114,6 +156,8 @@ impl EndpointSliceController {
             watch,
             context,
             triggers,
+            services,
+            slices,
         }
     }
 
@@ -126,23 +170,64 @@ impl EndpointSliceController {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
     ) {
-        // Syncing before the caches are full would remove endpoints that exist.
-        self.context.pods.wait_synced().await;
-        self.context.nodes.wait_synced().await;
-        driver::drive(
-            CONTROLLER_NAME,
-            self.watch,
-            self.triggers,
-            shutdown,
-            self.context,
-            sync::sync_boxed,
-        )
-        .await;
+        let Self {
+            watch,
+            context,
+            triggers,
+            services,
+            slices,
+        } = self;
+        let informers = futures::future::join(services.run(), slices.run()).map(drop);
+        let work = async move {
+            // Syncing before the caches are full would remove endpoints that exist, or
+            // create a Service that exists.
+            context.pods.wait_synced().await;
+            context.nodes.wait_synced().await;
+            context.services.wait_synced().await;
+            context.slices.wait_synced().await;
+            driver::drive(
+                CONTROLLER_NAME,
+                watch,
+                triggers,
+                shutdown,
+                context,
+                sync::sync_boxed,
+            )
+            .await;
+        };
+        tokio::select! {
+            () = work => {}
+            () = informers => {}
+        }
     }
 }
 
 impl driver::Bookkeeping for Context {
     fn backoff(&self) -> &Backoff {
         &self.backoff
+    }
+
+    fn forget(&self, key: &str, _uid: Option<&str>) {
+        self.backoff.forget(key);
+        if let Some((namespace, name)) = key.split_once('/') {
+            let service = (namespace.to_string(), service::service_name(name));
+            self.tracker.delete_service(&service);
+            self.refused.lock().expect("refused lock").remove(&service);
+        }
+    }
+
+    fn retain(&self, live: &driver::Live) {
+        self.backoff.retain(|key| live.keys.contains(key));
+        let services: std::collections::HashSet<(String, String)> = live
+            .keys
+            .iter()
+            .filter_map(|key| key.split_once('/'))
+            .map(|(namespace, name)| (namespace.to_string(), service::service_name(name)))
+            .collect();
+        self.tracker.retain(|key| services.contains(key));
+        self.refused
+            .lock()
+            .expect("refused lock")
+            .retain(|key| services.contains(key));
     }
 }

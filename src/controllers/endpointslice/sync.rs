@@ -4,13 +4,14 @@
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
 use super::reconciler::{self, NodeInfo};
 use super::service::{self, CONDITION_SERVICE, REASON_NAME_TAKEN, REASON_SYNCED};
+use super::tracker::{self, EndpointSliceTracker};
 use super::{CONTROLLER_NAME, Context, Error, MANAGED_BY, NAME_TAKEN_RECHECK, RESYNC};
 use crate::api::MiniService;
 use crate::api::service::ServiceType;
@@ -33,7 +34,7 @@ async fn sync(mini: &MiniService, ctx: &Context) -> Result<Action, Error> {
     let namespace = mini.namespace().unwrap_or_default();
     let name = service::service_name(&mini.name_any());
     let services: Api<Service> = Api::namespaced(ctx.client.clone(), &namespace);
-    let existing = services.get_opt(&name).await?;
+    let existing = ctx.services.get(&namespace, &name).map(|s| (*s).clone());
 
     if mini.spec.type_ == ServiceType::ExternalName {
         // An ExternalName service has no endpoints; a Service kept before the type changed
@@ -92,6 +93,17 @@ async fn sync(mini: &MiniService, ctx: &Context) -> Result<Action, Error> {
         None => {
             tracing::info!(service = %name, "creating Service");
             match services.create(&PostParams::default(), &desired).await {
+                // The cache has not seen a Service created a moment ago (by this controller,
+                // or by someone else): read it, and decide again at its watch event.
+                Err(kube::Error::Api(status)) if status.code == 409 => {
+                    tracing::debug!(service = %name, "Service exists already; the cache is behind");
+                    return match services.get_opt(&name).await? {
+                        Some(_) => Err(Error::StaleCache),
+                        None => Err(Error::Sync(format!(
+                            "Service {name} was created and deleted meanwhile"
+                        ))),
+                    };
+                }
                 Ok(created) => {
                     ctx.events.normal(
                         &mini.object_ref(&()),
@@ -129,25 +141,30 @@ async fn sync(mini: &MiniService, ctx: &Context) -> Result<Action, Error> {
         .collect();
     let pods: Vec<&Pod> = pods.iter().map(|p| &**p).collect();
     let slices_api: Api<EndpointSlice> = Api::namespaced(ctx.client.clone(), &namespace);
-    let listed = slices_api
-        .list(&ListParams::default().labels(&format!(
-            "{}={name},{}={MANAGED_BY}",
-            reconciler::LABEL_SERVICE_NAME,
-            reconciler::LABEL_MANAGED_BY
-        )))
-        .await?;
+    let service_key = (namespace.clone(), name.clone());
+    let cached = ctx.slices.list(&namespace);
     // Upstream `dropEndpointSlicesPendingDeletion`.
-    let slices: Vec<EndpointSlice> = listed
-        .items
-        .into_iter()
+    let slices: Vec<&EndpointSlice> = cached
+        .iter()
+        .map(|s| &**s)
         .filter(|s| s.metadata.deletion_timestamp.is_none())
+        .filter(|s| tracker::service_of(s) == service_key)
         .collect();
+    if ctx.tracker.stale_slices(&service_key, &slices) {
+        // The slice events that bring the cache up to date sync the service again.
+        ctx.refused
+            .lock()
+            .expect("refused lock")
+            .insert(service_key);
+        return Err(Error::StaleCache);
+    }
     let node = |name: &str| match ctx.nodes.get("", name) {
         Some(node) => NodeInfo::Found {
             zone: node.labels().get(reconciler::LABEL_ZONE).cloned(),
         },
         None => NodeInfo::NotFound,
     };
+    let slices: Vec<EndpointSlice> = slices.into_iter().cloned().collect();
     let plan = reconciler::reconcile(
         &current,
         &pods,
@@ -165,7 +182,7 @@ async fn sync(mini: &MiniService, ctx: &Context) -> Result<Action, Error> {
             "writing EndpointSlices"
         );
     }
-    if let Err(error) = execute(&slices_api, &current, &plan).await {
+    if let Err(error) = execute(&slices_api, &current, &slices, &plan, &ctx.tracker).await {
         return Err(failed(mini, ctx, "FailedToUpdateEndpointSlices", error));
     }
     if !plan.skipped.is_empty() {
@@ -178,34 +195,45 @@ async fn sync(mini: &MiniService, ctx: &Context) -> Result<Action, Error> {
     Ok(Action::requeue(RESYNC))
 }
 
-/// Upstream `finalize`: creates (not for a Service being deleted), then updates, then deletes.
+/// Upstream `finalize`: creates (not for a Service being deleted), then updates, then
+/// deletes, each recorded in the tracker as the API server answered it.
 async fn execute(
     api: &Api<EndpointSlice>,
     service: &Service,
+    existing: &[EndpointSlice],
     plan: &reconciler::Plan,
+    tracker: &EndpointSliceTracker,
 ) -> Result<(), kube::Error> {
     if service.metadata.deletion_timestamp.is_none() {
         for slice in &plan.create {
             match api.create(&PostParams::default(), slice).await {
-                Ok(_) => {}
+                Ok(created) => tracker.update(&created),
                 Err(error) if api_error::is_namespace_terminating(&error) => return Ok(()),
                 Err(error) => return Err(error),
             }
         }
     }
     for slice in &plan.update {
-        api.replace(
-            slice.metadata.name.as_deref().unwrap_or_default(),
-            &PostParams::default(),
-            slice,
-        )
-        .await?;
+        let updated = api
+            .replace(
+                slice.metadata.name.as_deref().unwrap_or_default(),
+                &PostParams::default(),
+                slice,
+            )
+            .await?;
+        tracker.update(&updated);
     }
     for name in &plan.delete {
         match api.delete(name, &DeleteParams::default()).await {
             Ok(_) => {}
             Err(kube::Error::Api(status)) if status.code == 404 => {}
             Err(error) => return Err(error),
+        }
+        if let Some(deleted) = existing
+            .iter()
+            .find(|s| s.metadata.name.as_ref() == Some(name))
+        {
+            tracker.expect_deletion(deleted);
         }
     }
     Ok(())

@@ -58,6 +58,8 @@ pub enum Error {
     Selector(String),
 }
 
+impl crate::controllers::driver::SyncError for Error {}
+
 /// The controller, wired to the shared pod informer; started by [`ReplicaSetController::run`].
 pub struct ReplicaSetController {
     watch: driver::Watch<MiniReplicaSet>,
