@@ -6,3 +6,4 @@ pub mod cli;
 pub mod controllers;
 pub mod manager;
 pub mod runtime;
+pub mod scheduler;

@@ -122,6 +122,28 @@ impl Quantity {
         format!("{}e{}", self.mantissa, self.exponent)
     }
 
+    /// The value in units of `10^scale`, rounded up (Go's `ScaledValue`): `value_in(0)` is
+    /// `Value()`, `value_in(-3)` is `MilliValue()`. Saturates at the i64 bounds.
+    pub fn value_in(self, scale: i32) -> i64 {
+        let shift = self.exponent - scale;
+        let scaled = if shift >= 0 {
+            10i128
+                .checked_pow(shift as u32)
+                .and_then(|f| self.mantissa.checked_mul(f))
+                .unwrap_or(if self.mantissa < 0 {
+                    i128::MIN
+                } else {
+                    i128::MAX
+                })
+        } else {
+            match 10i128.checked_pow((-shift) as u32) {
+                Some(divisor) => ceil_div(self.mantissa, divisor),
+                None => i128::from(self.mantissa > 0),
+            }
+        };
+        scaled.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64
+    }
+
     /// Rounded up to whole milli-units, as the API server rounds resource lists
     /// (`SetDefaults_ResourceList`: `RoundUp(-3)`).
     pub fn rounded_up_to_milli(self) -> Self {
@@ -202,6 +224,19 @@ fn ceil_div(a: i128, b: i128) -> i128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scaled_values_round_up_as_go_does() {
+        let q = |s: &str| Quantity::parse(s).unwrap();
+        assert_eq!(q("1").value_in(-3), 1000);
+        assert_eq!(q("100m").value_in(-3), 100);
+        assert_eq!(q("1.5").value_in(0), 2);
+        assert_eq!(q("1Gi").value_in(0), 1 << 30);
+        assert_eq!(q("1n").value_in(-3), 1);
+        assert_eq!(q("1e3").value_in(0), 1000);
+        assert_eq!(q("200M").value_in(0), 200_000_000);
+        assert_eq!(q("1E").value_in(-3), i64::MAX);
+    }
 
     fn q(text: &str) -> Quantity {
         Quantity::parse(text).unwrap_or_else(|| panic!("{text} parses"))

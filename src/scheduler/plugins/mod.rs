@@ -1,0 +1,2 @@
+//! The plugins of kube-scheduler's default profile, one file each (upstream
+//! `pkg/scheduler/framework/plugins/*`).
