@@ -66,6 +66,9 @@ struct Result {
     views: Vec<View>,
     minik8s_rss_mib: f64,
     kube_controller_manager_rss_mib: f64,
+    /// Every API request of the minik8s process while measuring (both controllers), by verb.
+    #[serde(default)]
+    minik8s_requests: BTreeMap<String, u64>,
 }
 
 /// When each pod was seen to change, and when each view was seen to follow.
@@ -106,6 +109,7 @@ async fn main() -> anyhow::Result<()> {
     let timeline: Shared = Arc::default();
     let watches = start_watches(&client, &names, timeline.clone()).await;
     timeline.lock().unwrap().counting = true;
+    let requests_before = common::minik8s_requests().await?;
 
     // Delete pods at a steady pace, round-robin over the services.
     let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
@@ -139,6 +143,8 @@ async fn main() -> anyhow::Result<()> {
     for watch in watches {
         watch.abort();
     }
+    let minik8s_requests =
+        common::requests_between(&requests_before, &common::minik8s_requests().await?);
 
     let minik8s_rss_mib = common::rss_mib(controller.id())?;
     let kube_controller_manager_rss_mib = common::kube_controller_manager_rss_mib()?;
@@ -154,6 +160,7 @@ async fn main() -> anyhow::Result<()> {
         views,
         minik8s_rss_mib,
         kube_controller_manager_rss_mib,
+        minik8s_requests,
     };
     let path = common::save("endpoints", &setting, &result)?;
     print_table(&[result]);
@@ -490,6 +497,18 @@ fn print_table(results: &[Result]) {
             r.minik8s_rss_mib,
             r.kube_controller_manager_rss_mib,
             r.minik8s_rss_mib / r.kube_controller_manager_rss_mib
+        );
+        let total: u64 = r.minik8s_requests.values().sum();
+        let verbs: Vec<String> = r
+            .minik8s_requests
+            .iter()
+            .map(|(verb, n)| format!("{verb} {n}"))
+            .collect();
+        println!(
+            "{:<10} {:>8} minik8s API requests while measuring (both controllers, no watches): {total} ({})",
+            r.setting,
+            limit,
+            verbs.join(", ")
         );
     }
 }

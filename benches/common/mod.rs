@@ -97,11 +97,63 @@ pub fn start_minik8s(
         "--controllers",
         controllers,
         "--log-level",
-        "warn",
     ]);
+    // MINIK8S_BENCH_LOG (a tracing filter) to look into a run, e.g.
+    // `warn,minik8s::controllers::driver=debug`.
+    command.arg(std::env::var("MINIK8S_BENCH_LOG").unwrap_or_else(|_| "warn".into()));
     command.args(["--kube-api-qps", &qps.unwrap_or(0.0).to_string()]);
     command.args(["--kube-api-burst", &burst.unwrap_or(1).to_string()]);
     Ok(command.spawn()?)
+}
+
+/// The API requests the bench's minik8s has made so far, by verb (watches left out), read
+/// from its /metrics on the default health address.
+// Each bench compiles this module on its own; not every one reads requests yet.
+#[allow(dead_code)]
+pub async fn minik8s_requests() -> anyhow::Result<std::collections::BTreeMap<String, u64>> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect("127.0.0.1:8080")
+        .await
+        .context("minik8s /metrics on 127.0.0.1:8080")?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .await?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await?;
+    let mut by_verb = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("minik8s_api_requests_total{") else {
+            continue;
+        };
+        let verb = rest
+            .split("verb=\"")
+            .nth(1)
+            .and_then(|v| v.split('"').next())
+            .unwrap_or("other");
+        let count: f64 = line
+            .rsplit(' ')
+            .next()
+            .unwrap_or("0")
+            .parse()
+            .unwrap_or(0.0);
+        if verb != "watch" {
+            *by_verb.entry(verb.to_string()).or_insert(0) += count as u64;
+        }
+    }
+    Ok(by_verb)
+}
+
+/// `after - before`, verb by verb.
+#[allow(dead_code)]
+pub fn requests_between(
+    before: &std::collections::BTreeMap<String, u64>,
+    after: &std::collections::BTreeMap<String, u64>,
+) -> std::collections::BTreeMap<String, u64> {
+    after
+        .iter()
+        .map(|(verb, n)| (verb.clone(), n - before.get(verb).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
 }
 
 /// Resident memory of a process, in MiB.
