@@ -18,7 +18,7 @@ use crate::controllers::endpointslice;
 use crate::runtime::client::{self, RateLimit};
 use crate::runtime::events::EventRecorder;
 use crate::runtime::health::{self, Readiness};
-use crate::runtime::leader::{Election, Leadership};
+use crate::runtime::leader::{Acquired, Election, Leadership};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum ControllerName {
@@ -184,33 +184,16 @@ pub async fn run(
     };
     // Only the leader writes: the controllers start once the lease is held.
     let controllers = async move {
-        let mut leadership = match (&options.leader_election, election_client) {
-            (Some(election), Some(client)) => {
-                let mut leadership = Leadership::start(client, election).await?;
-                tokio::select! {
-                    () = leadership.acquired() => {}
-                    () = shutdown.clone() => {
-                        leadership.release().await;
-                        return Ok(());
-                    }
-                }
-                Some(leadership)
-            }
-            _ => None,
-        };
-        let lost = async {
-            match leadership.as_mut() {
-                Some(l) => l.lost().await,
-                None => std::future::pending().await,
-            }
+        let election = options.leader_election.as_ref().zip(election_client);
+        let mut leadership = match Leadership::acquire(election, shutdown.clone()).await? {
+            Acquired::ShutDown => return Ok(()),
+            acquired => acquired,
         };
         let outcome = tokio::select! {
             _ = futures::future::join_all(running) => Ok(()),
-            () = lost => Err(Error::LostLease),
+            () = leadership.lost() => Err(Error::LostLease),
         };
-        if let Some(leadership) = leadership {
-            leadership.release().await;
-        }
+        leadership.release().await;
         outcome
     };
     // Nothing else is spawned, so dropping this future stops everything at once.

@@ -19,6 +19,32 @@ pub struct Election {
     pub identity: String,
 }
 
+/// How [`Leadership::acquire`] ended.
+pub enum Acquired {
+    /// No election: this replica does the work.
+    NoElection,
+    Leader(Leadership),
+    /// Shut down before the lease was held.
+    ShutDown,
+}
+
+impl Acquired {
+    /// Completes when the lease is lost; never without an election.
+    pub async fn lost(&mut self) {
+        match self {
+            Acquired::Leader(leadership) => leadership.lost().await,
+            _ => std::future::pending().await,
+        }
+    }
+
+    /// Gives the lease up, if held.
+    pub async fn release(self) {
+        if let Acquired::Leader(leadership) = self {
+            leadership.release().await;
+        }
+    }
+}
+
 /// A running election: holds the lease while it can.
 pub struct Leadership {
     state: watch::Receiver<bool>,
@@ -55,6 +81,25 @@ impl Leadership {
     /// Completes when this replica loses the lease (or the election task ends).
     pub async fn lost(&mut self) {
         let _ = self.state.wait_for(|leader| !*leader).await;
+    }
+
+    /// With an election: starts it and waits for the lease. None without one, or when
+    /// `shutdown` completes first (the election is then given up).
+    pub async fn acquire(
+        election: Option<(&Election, Client)>,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> kube_lease_manager::Result<Acquired> {
+        let Some((election, client)) = election else {
+            return Ok(Acquired::NoElection);
+        };
+        let mut leadership = Self::start(client, election).await?;
+        tokio::select! {
+            () = leadership.acquired() => Ok(Acquired::Leader(leadership)),
+            () = shutdown => {
+                leadership.release().await;
+                Ok(Acquired::ShutDown)
+            }
+        }
     }
 
     /// Gives the lease up, so another replica can take over at once.
