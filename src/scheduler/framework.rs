@@ -30,9 +30,16 @@ pub fn host_ports(pod: &Pod) -> Vec<HostPort> {
     let Some(spec) = pod.spec.as_ref() else {
         return Vec::new();
     };
+    // Upstream `GetHostPorts`: init containers hold their ports only as sidecars, for the
+    // life of the pod.
+    let sidecars = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .filter(|c| c.restart_policy.as_deref() == Some("Always"));
     spec.containers
         .iter()
-        .chain(spec.init_containers.iter().flatten())
+        .chain(sidecars)
         .flat_map(|c| c.ports.iter().flatten())
         .filter_map(|p| {
             let port = p.host_port.filter(|port| *port > 0)?;

@@ -30,12 +30,41 @@ pub fn requirement_matches(requirement: &NodeSelectorRequirement, value: Option<
     }
 }
 
+/// A valid label value (upstream `IsValidLabelValue`): at most 63 characters, alphanumeric
+/// at both ends, `-`, `_` and `.` inside, or empty.
+fn is_valid_label_value(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    if bytes.is_empty() {
+        return true;
+    }
+    let alnum = |b: &u8| b.is_ascii_alphanumeric();
+    bytes.len() <= 63
+        && alnum(&bytes[0])
+        && alnum(&bytes[bytes.len() - 1])
+        && bytes
+            .iter()
+            .all(|b| alnum(b) || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Upstream builds a label selector from the expressions and a term whose values are not
+/// valid label values matches no node.
+fn values_valid(requirement: &NodeSelectorRequirement) -> bool {
+    requirement
+        .values
+        .iter()
+        .flatten()
+        .all(|v| is_valid_label_value(v))
+}
+
 /// Whether a term matches: all its label expressions and all its field expressions (only
 /// `metadata.name` exists). A term with neither matches no node.
 pub fn term_matches(term: &NodeSelectorTerm, node: &Node) -> bool {
     let expressions = term.match_expressions.as_deref().unwrap_or_default();
     let fields = term.match_fields.as_deref().unwrap_or_default();
     if expressions.is_empty() && fields.is_empty() {
+        return false;
+    }
+    if !expressions.iter().all(values_valid) {
         return false;
     }
     let labels = node.metadata.labels.as_ref();

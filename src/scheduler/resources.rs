@@ -43,14 +43,13 @@ fn amount(name: &str, quantity: &K8sQuantity) -> i64 {
     }
 }
 
-/// Whether a resource name is one the scheduler counts as a scalar resource (extended
-/// resources and hugepages; upstream `IsScalarResourceName`).
+/// Whether a resource name is one the scheduler counts as a scalar resource (upstream
+/// `IsScalarResourceName`: extended resources, prefixed native ones such as
+/// `kubernetes.io/…`, hugepages, attachable volumes).
 pub fn is_scalar(name: &str) -> bool {
     name.starts_with("hugepages-")
         || name.starts_with("attachable-volumes-")
-        || (name.contains('/')
-            && !name.starts_with("kubernetes.io/")
-            && !name.starts_with("requests."))
+        || (name.contains('/') && !name.starts_with("requests."))
 }
 
 impl Resources {
@@ -119,34 +118,86 @@ impl Resources {
     }
 }
 
-fn container_requests(container: &Container) -> Resources {
-    Resources::from_list(
-        container
-            .resources
-            .as_ref()
-            .and_then(|r| r.requests.as_ref()),
-    )
-}
-
 fn is_sidecar(container: &Container) -> bool {
     container.restart_policy.as_deref() == Some("Always")
 }
 
-/// What a pod requests (upstream `PodRequests`): the sum over its containers, at least the
-/// largest init container's request plus the sidecars started before it, and the sidecars
-/// for the whole life of the pod; plus the pod overhead.
-pub fn pod_requests(pod: &Pod) -> Resources {
+/// A container's requests as the scheduler counts them (upstream `containerRequests` with
+/// in-place resize, GA since 1.35): the largest of its spec, the requests its status
+/// reports and the resources allocated to it — or only the last two while a resize is
+/// infeasible.
+fn container_requests(pod: &Pod, container: &Container, non_zero: bool) -> Resources {
+    let spec_list = container
+        .resources
+        .as_ref()
+        .and_then(|r| r.requests.as_ref());
+    let status = pod.status.as_ref();
+    let statuses = status.and_then(|s| {
+        s.container_statuses
+            .iter()
+            .flatten()
+            .chain(s.init_container_statuses.iter().flatten())
+            .find(|c| c.name == container.name)
+            .cloned()
+    });
+    let infeasible = status.and_then(|s| s.conditions.as_ref()).is_some_and(|c| {
+        c.iter()
+            .any(|c| c.type_ == "PodResizePending" && c.reason.as_deref() == Some("Infeasible"))
+    });
+    let mut requests = if infeasible && statuses.is_some() {
+        Resources::default()
+    } else {
+        Resources::from_list(spec_list)
+    };
+    let mut named: std::collections::BTreeSet<String> = spec_list
+        .map(|l| l.keys().cloned().collect())
+        .unwrap_or_default();
+    if let Some(observed) = statuses {
+        let reported = observed
+            .resources
+            .as_ref()
+            .and_then(|r| r.requests.as_ref());
+        for list in [reported, observed.allocated_resources.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            requests.max_with(&Resources::from_list(Some(list)));
+            named.extend(list.keys().cloned());
+        }
+    }
+    if non_zero {
+        let counted = Resources {
+            milli_cpu: if named.contains(CPU) {
+                requests.milli_cpu
+            } else {
+                DEFAULT_MILLI_CPU_REQUEST
+            },
+            memory: if named.contains(MEMORY) {
+                requests.memory
+            } else {
+                DEFAULT_MEMORY_REQUEST
+            },
+            ..Resources::default()
+        };
+        return counted;
+    }
+    requests
+}
+
+/// The containers' aggregate: their sum, at least the largest init container's request
+/// plus the sidecars started before it, and the sidecars for the whole life of the pod.
+fn aggregate(pod: &Pod, non_zero: bool) -> Resources {
     let Some(spec) = pod.spec.as_ref() else {
         return Resources::default();
     };
     let mut requests = Resources::default();
     for container in &spec.containers {
-        requests.add(&container_requests(container));
+        requests.add(&container_requests(pod, container, non_zero));
     }
     let mut sidecars = Resources::default();
     let mut init_peak = Resources::default();
     for container in spec.init_containers.iter().flatten() {
-        let own = container_requests(container);
+        let own = container_requests(pod, container, non_zero);
         if is_sidecar(container) {
             sidecars.add(&own);
             // A sidecar keeps running: at its start, it and the ones before it run together.
@@ -159,60 +210,52 @@ pub fn pod_requests(pod: &Pod) -> Resources {
     }
     requests.add(&sidecars);
     requests.max_with(&init_peak);
-    if let Some(overhead) = spec.overhead.as_ref() {
+    requests
+}
+
+/// Pod-level requests (`spec.resources`, PodLevelResources, on by default since 1.34): for
+/// cpu, memory and hugepages they replace the containers' aggregate.
+fn apply_pod_level(pod: &Pod, requests: &mut Resources) -> std::collections::BTreeSet<String> {
+    let mut set = std::collections::BTreeSet::new();
+    let list = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.resources.as_ref())
+        .and_then(|r| r.requests.as_ref());
+    for (name, quantity) in list.into_iter().flatten() {
+        if name == CPU || name == MEMORY || name.starts_with("hugepages-") {
+            requests.set(name, amount(name, quantity));
+            set.insert(name.clone());
+        }
+    }
+    set
+}
+
+/// What a pod requests (upstream `PodRequests`): the containers' aggregate, or the
+/// pod-level requests where set, plus the pod overhead.
+pub fn pod_requests(pod: &Pod) -> Resources {
+    let mut requests = aggregate(pod, false);
+    apply_pod_level(pod, &mut requests);
+    if let Some(overhead) = pod.spec.as_ref().and_then(|s| s.overhead.as_ref()) {
         requests.add(&Resources::from_list(Some(overhead)));
     }
     requests
 }
 
 /// CPU and memory requests with upstream's non-zero defaults for containers that request
-/// none (`GetNonzeroRequests`), as the scoring plugins count them.
+/// none (`GetNonzeroRequests`), as the scoring plugins count them; pod-level requests
+/// replace the containers' where set.
 pub fn non_zero_requests(pod: &Pod) -> Resources {
-    let Some(spec) = pod.spec.as_ref() else {
-        return Resources::default();
-    };
-    let non_zero = |c: &Container| {
-        let r = container_requests(c);
-        let has = |name: &str| {
-            c.resources
-                .as_ref()
-                .and_then(|r| r.requests.as_ref())
-                .is_some_and(|l| l.contains_key(name))
-        };
-        Resources {
-            milli_cpu: if has(CPU) {
-                r.milli_cpu
-            } else {
-                DEFAULT_MILLI_CPU_REQUEST
-            },
-            memory: if has(MEMORY) {
-                r.memory
-            } else {
-                DEFAULT_MEMORY_REQUEST
-            },
-            ..Resources::default()
-        }
-    };
-    let mut requests = Resources::default();
-    for container in &spec.containers {
-        requests.add(&non_zero(container));
+    let mut requests = aggregate(pod, true);
+    let mut pod_level = Resources::default();
+    let set = apply_pod_level(pod, &mut pod_level);
+    if set.contains(CPU) {
+        requests.milli_cpu = pod_level.milli_cpu;
     }
-    let mut sidecars = Resources::default();
-    let mut init_peak = Resources::default();
-    for container in spec.init_containers.iter().flatten() {
-        let own = non_zero(container);
-        if is_sidecar(container) {
-            sidecars.add(&own);
-            init_peak.max_with(&sidecars);
-        } else {
-            let mut during = own;
-            during.add(&sidecars);
-            init_peak.max_with(&during);
-        }
+    if set.contains(MEMORY) {
+        requests.memory = pod_level.memory;
     }
-    requests.add(&sidecars);
-    requests.max_with(&init_peak);
-    if let Some(overhead) = spec.overhead.as_ref() {
+    if let Some(overhead) = pod.spec.as_ref().and_then(|s| s.overhead.as_ref()) {
         let overhead = Resources::from_list(Some(overhead));
         requests.milli_cpu += overhead.milli_cpu;
         requests.memory += overhead.memory;
