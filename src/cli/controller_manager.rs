@@ -105,7 +105,7 @@ pub async fn run(args: ControllerManagerArgs) -> super::Result {
 }
 
 /// This replica's name in the election: the pod name in a cluster, else host and process.
-fn identity() -> String {
+pub(super) fn identity() -> String {
     std::env::var("POD_NAME").unwrap_or_else(|_| {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
         format!("{}-{}", host.trim(), std::process::id())

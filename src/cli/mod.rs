@@ -3,7 +3,9 @@
 pub mod controller_manager;
 pub mod crd;
 mod describe;
+pub mod explain;
 pub mod rollout;
+pub mod scheduler;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +23,10 @@ pub enum Command {
     Crd(crd::CrdArgs),
     /// Run the minik8s controllers against the cluster in KUBECONFIG (or in-cluster).
     ControllerManager(controller_manager::ControllerManagerArgs),
+    /// Run minik8s-scheduler, a secondary scheduler with kube-scheduler's default profile.
+    Scheduler(scheduler::SchedulerArgs),
+    /// Explain what minik8s-scheduler would decide for a pod, node by node.
+    Explain(explain::ExplainArgs),
     /// Manage the rollout of a MiniDeployment, as `kubectl rollout` does for Deployments.
     #[command(subcommand)]
     Rollout(rollout::Rollout),
@@ -66,6 +72,8 @@ impl Cli {
         match self.command {
             Command::Crd(args) => crd::run(args),
             Command::ControllerManager(args) => controller_manager::run(args).await,
+            Command::Scheduler(args) => scheduler::run(args).await,
+            Command::Explain(args) => explain::run(args).await,
             Command::Rollout(command) => rollout::run(command).await,
             Command::Set(SetCommand::Image(args)) => rollout::set_image(args).await,
         }

@@ -29,6 +29,12 @@ impl RateLimit {
         burst: 30,
     };
 
+    /// kube-scheduler's defaults (`--kube-api-qps=50 --kube-api-burst=100`).
+    pub const SCHEDULER: RateLimit = RateLimit {
+        qps: 50.0,
+        burst: 100,
+    };
+
     /// None when `qps` is 0 or less: no limit, as client-go treats a negative QPS.
     pub fn new(qps: f64, burst: u32) -> Option<Self> {
         (qps > 0.0).then_some(Self {

@@ -63,6 +63,15 @@ impl<K> Cache<K> {
             .unwrap_or_default()
     }
 
+    /// Every object of every namespace.
+    pub fn list_all(&self) -> Vec<Arc<K>> {
+        let namespaces = self.namespaces.read().expect("cache lock");
+        namespaces
+            .values()
+            .flat_map(|objects| objects.values().cloned())
+            .collect()
+    }
+
     pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>> {
         let namespaces = self.namespaces.read().expect("cache lock");
         namespaces.get(namespace)?.get(name).cloned()

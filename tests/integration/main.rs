@@ -21,4 +21,5 @@ mod replicaset;
 mod rollout_cli;
 mod roundtrip;
 mod runtime;
+mod scheduler;
 mod template_defaults;
