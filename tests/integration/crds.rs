@@ -202,6 +202,8 @@ async fn the_samples_are_accepted_as_they_are() {
         "minideployment.minik8s.dev/web",
         "service/web",
         "miniservice.minik8s.dev/web",
+        "pod/hello-default",
+        "pod/hello-minik8s",
     ] {
         assert!(applied.contains(kind), "{kind} not applied:\n{applied}");
     }
