@@ -253,3 +253,101 @@ async fn controllers_work_with_the_charts_service_account_and_nothing_more() {
     helm(&["uninstall", &release, "--namespace", &ns.name]);
     ns.cleanup().await;
 }
+
+/// minik8s-scheduler as a local process with the chart's scheduler service account: it
+/// binds, records events, sets the PodScheduled condition and holds its Lease with nothing
+/// more than the chart grants.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_works_with_its_charts_service_account() {
+    use k8s_openapi::api::core::v1::{Event, Pod};
+    let ns = TestNamespace::new("chart-sched").await;
+    let release = format!("mk-{}", ns.name.rsplit('-').next().unwrap());
+    helm(&[
+        "install",
+        &release,
+        &chart(),
+        "--namespace",
+        &ns.name,
+        "--wait=false",
+    ]);
+    let account = format!("{release}-minik8s-scheduler");
+    let config = std::env::temp_dir().join(format!("{}-scheduler-kubeconfig.json", ns.name));
+    service_account_kubeconfig(&ns.name, &account, &config);
+    let name = format!("minik8s-scheduler-{}", ns.name);
+    let mut scheduler = Command::new(env!("CARGO_BIN_EXE_minik8s"))
+        .args([
+            "scheduler",
+            "--scheduler-name",
+            &name,
+            "--health-address",
+            "127.0.0.1:0",
+        ])
+        .args(["--leader-elect", "--leader-elect-namespace", &ns.name])
+        .args(["--log-level", "warn"])
+        .env("KUBECONFIG", &config)
+        .env("POD_NAME", "chart-test")
+        .spawn()
+        .unwrap();
+    let pod = |pod_name: &str, cpu: &str| -> Pod {
+        serde_json::from_value(json!({
+            "metadata": {"name": pod_name},
+            "spec": {"schedulerName": name, "containers": [{"name": "app", "image": "app:v1",
+                     "resources": {"requests": {"cpu": cpu}}}]}
+        }))
+        .unwrap()
+    };
+    let pods = ns.api::<Pod>();
+    pods.create(&Default::default(), &pod("fits", "10m"))
+        .await
+        .unwrap();
+    pods.create(&Default::default(), &pod("too-big", "1000"))
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(60), "the pod bound", || async {
+        pods.get("fits")
+            .await
+            .unwrap()
+            .spec
+            .and_then(|s| s.node_name)
+            .is_some()
+    })
+    .await;
+    eventually(
+        Duration::from_secs(60),
+        "PodScheduled=False and the events",
+        || async {
+            let condition = pods
+                .get("too-big")
+                .await
+                .unwrap()
+                .status
+                .and_then(|s| s.conditions);
+            let unschedulable = condition
+                .into_iter()
+                .flatten()
+                .any(|c| c.type_ == "PodScheduled" && c.status == "False");
+            let reasons: Vec<String> = ns
+                .api::<Event>()
+                .list(&Default::default())
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .filter_map(|e| e.reason)
+                .collect();
+            unschedulable
+                && reasons.iter().any(|r| r == "Scheduled")
+                && reasons.iter().any(|r| r == "FailedScheduling")
+        },
+    )
+    .await;
+    assert!(
+        scheduler.try_wait().unwrap().is_none(),
+        "the scheduler exited: a permission is missing"
+    );
+    let _ = scheduler.kill();
+    let _ = scheduler.wait();
+    let _ = std::fs::remove_file(&config);
+    helm(&["uninstall", &release, "--namespace", &ns.name]);
+    ns.cleanup().await;
+}
