@@ -31,6 +31,16 @@ pub struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabel {
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueLabel {
+    pub queue: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
     pub kind: String,
 }
@@ -45,6 +55,9 @@ pub struct Metrics {
     undecodable: Family<KindLabel, Counter>,
     expectations: Family<ControllerLabel, Gauge>,
     backoff: Family<ControllerLabel, Gauge>,
+    schedule_attempts: Family<ResultLabel, Counter>,
+    attempt_seconds: Family<ResultLabel, Histogram>,
+    pending_pods: Family<QueueLabel, Gauge>,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -107,8 +120,32 @@ impl Metrics {
             "Objects with a failure count (per-object retry backoff), by controller",
             backoff.clone(),
         );
+        // The scheduler's, named as kube-scheduler names them (`scheduler_…`).
+        let schedule_attempts = Family::<ResultLabel, Counter>::default();
+        registry.register(
+            "scheduler_schedule_attempts",
+            "Scheduling attempts by result (scheduled, unschedulable, error)",
+            schedule_attempts.clone(),
+        );
+        let attempt_seconds = Family::<ResultLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0001, 2.0, 16))
+        });
+        registry.register(
+            "scheduler_scheduling_attempt_duration_seconds",
+            "Duration of the scheduling algorithm of an attempt, by result",
+            attempt_seconds.clone(),
+        );
+        let pending_pods = Family::<QueueLabel, Gauge>::default();
+        registry.register(
+            "scheduler_pending_pods",
+            "Pending pods by queue (active, backoff, unschedulable)",
+            pending_pods.clone(),
+        );
         Self {
             registry,
+            schedule_attempts,
+            attempt_seconds,
+            pending_pods,
             syncs,
             sync_seconds,
             pending,
@@ -190,6 +227,32 @@ impl Metrics {
                 controller: controller.into(),
             })
             .clone()
+    }
+
+    /// A scheduling attempt ended with `result` after `took`.
+    pub fn schedule_attempt(&self, result: &str, took: Duration) {
+        let labels = ResultLabel {
+            result: result.into(),
+        };
+        self.schedule_attempts.get_or_create(&labels).inc();
+        self.attempt_seconds
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
+    }
+
+    /// The scheduling queue's lengths.
+    pub fn pending_pods(&self, (active, backoff, unschedulable): (usize, usize, usize)) {
+        for (queue, n) in [
+            ("active", active),
+            ("backoff", backoff),
+            ("unschedulable", unschedulable),
+        ] {
+            self.pending_pods
+                .get_or_create(&QueueLabel {
+                    queue: queue.into(),
+                })
+                .set(n as i64);
+        }
     }
 
     /// The Prometheus text format.

@@ -312,6 +312,7 @@ async fn schedule_loop(
             continue;
         };
         let pod = queued.pod.clone();
+        let started = Instant::now();
         let attempt = {
             let mut cache = shared.cache.lock().expect("cache lock");
             let decision = schedule::schedule(&profile, &pod, cache.snapshot(), start, &mut rng);
@@ -335,6 +336,14 @@ async fn schedule_loop(
                 }
             }
         };
+        let metrics = crate::runtime::metrics::global();
+        let result = if attempt.is_ok() {
+            "scheduled"
+        } else {
+            "unschedulable"
+        };
+        metrics.schedule_attempt(result, started.elapsed());
+        metrics.pending_pods(shared.queue.lock().expect("queue lock").lengths());
         match attempt {
             Ok(node) => {
                 tokio::spawn(bind(
