@@ -55,6 +55,8 @@ pub struct Queue {
     pods: HashMap<String, (QueuedPod, Place)>,
     active: BTreeSet<ActiveKey>,
     backoff: BTreeSet<(Instant, String)>,
+    /// The unschedulable pods' keys, so that an event costs what waits, not every pod.
+    waiting: BTreeSet<String>,
     /// Attempts started (upstream `schedulingCycle`).
     cycle: u64,
     /// The cycle during which the last move request came (upstream `moveRequestCycle`).
@@ -96,7 +98,10 @@ impl Queue {
                 let until = entry.backoff_until.get_or_insert(entry.timestamp);
                 self.backoff.insert((*until, entry.key.clone()));
             }
-            Place::Unschedulable(_) | Place::InFlight => {}
+            Place::Unschedulable(_) => {
+                self.waiting.insert(entry.key.clone());
+            }
+            Place::InFlight => {}
         }
         self.pods.insert(entry.key.clone(), (entry, place));
     }
@@ -112,7 +117,10 @@ impl Queue {
                     self.backoff.remove(&(until, entry.key.clone()));
                 }
             }
-            Place::Unschedulable(_) | Place::InFlight => {}
+            Place::Unschedulable(_) => {
+                self.waiting.remove(&entry.key);
+            }
+            Place::InFlight => {}
         }
         Some((entry, place))
     }
@@ -210,7 +218,10 @@ impl Queue {
 
     /// No node fitted in the attempt of `cycle` (upstream `AddUnschedulableIfNotPresent`).
     pub fn unschedulable(&mut self, key: &str, cycle: u64, now: Instant) {
-        let Some((mut entry, Place::InFlight)) = self.pods.remove(key) else {
+        if !matches!(self.pods.get(key), Some((_, Place::InFlight))) {
+            return;
+        }
+        let Some((mut entry, _)) = self.pods.remove(key) else {
             return;
         };
         entry.backoff_until = Some(now + backoff_for(entry.attempts));
@@ -226,7 +237,10 @@ impl Queue {
     /// The attempt failed for another reason (an API error while binding): retried after
     /// its backoff.
     pub fn failed(&mut self, key: &str, now: Instant) {
-        let Some((mut entry, Place::InFlight)) = self.pods.remove(key) else {
+        if !matches!(self.pods.get(key), Some((_, Place::InFlight))) {
+            return;
+        }
+        let Some((mut entry, _)) = self.pods.remove(key) else {
             return;
         };
         entry.backoff_until = Some(now + backoff_for(entry.attempts));
@@ -239,12 +253,7 @@ impl Queue {
     /// `MoveAllToActiveOrBackoffQueue`).
     pub fn move_all(&mut self, now: Instant) {
         self.move_request_cycle = self.cycle;
-        let waiting: Vec<String> = self
-            .pods
-            .iter()
-            .filter(|(_, (_, place))| matches!(place, Place::Unschedulable(_)))
-            .map(|(key, _)| key.clone())
-            .collect();
+        let waiting = std::mem::take(&mut self.waiting);
         for key in waiting {
             if let Some((mut entry, _)) = self.pods.remove(&key) {
                 let place = self.after_wait(&mut entry, now);
@@ -257,14 +266,15 @@ impl Queue {
     /// `flushUnschedulablePodsLeftover`).
     pub fn flush_unschedulable(&mut self, now: Instant) {
         let stale: Vec<String> = self
-            .pods
+            .waiting
             .iter()
-            .filter(|(_, (_, place))| {
-                matches!(place, Place::Unschedulable(since) if now.duration_since(*since) >= MAX_UNSCHEDULABLE)
+            .filter(|key| {
+                matches!(self.pods.get(*key), Some((_, Place::Unschedulable(since))) if now.duration_since(*since) >= MAX_UNSCHEDULABLE)
             })
-            .map(|(key, _)| key.clone())
+            .cloned()
             .collect();
         for key in stale {
+            self.waiting.remove(&key);
             if let Some((mut entry, _)) = self.pods.remove(&key) {
                 let place = self.after_wait(&mut entry, now);
                 self.place(entry, place);
@@ -279,12 +289,7 @@ impl Queue {
 
     /// (active, backoff, unschedulable) counts, for metrics and tests.
     pub fn lengths(&self) -> (usize, usize, usize) {
-        let unschedulable = self
-            .pods
-            .values()
-            .filter(|(_, p)| matches!(p, Place::Unschedulable(_)))
-            .count();
-        (self.active.len(), self.backoff.len(), unschedulable)
+        (self.active.len(), self.backoff.len(), self.waiting.len())
     }
 
     pub fn contains(&self, key: &str) -> bool {
