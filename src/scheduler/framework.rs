@@ -239,6 +239,12 @@ pub trait FilterPlugin: Send + Sync {
         Ok(Some(no_state()))
     }
 
+    /// The only nodes that can fit, when the plugin knows them from the pod alone (upstream
+    /// `PreFilterResult.NodeNames`); None: any node may. Asked after a successful PreFilter.
+    fn pre_filter_nodes(&self, _pod: &Pod) -> Option<std::collections::BTreeSet<String>> {
+        None
+    }
+
     /// Whether the pod fits `node`.
     fn filter(&self, state: &State, pod: &Pod, node: &NodeInfo) -> Status;
 }

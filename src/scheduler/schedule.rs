@@ -57,6 +57,9 @@ pub struct Decision {
     pub nodes: usize,
     /// A PreFilter that rejected the pod for every node: (plugin, its status).
     pub pre_filter: Option<(&'static str, Vec<String>)>,
+    /// When PreFilters named the only nodes that can fit (upstream PreFilterResult): the
+    /// reason every other node gets, "node(s) didn't satisfy plugin(s) [NodeAffinity]".
+    pub others: Option<String>,
     /// Examined nodes, in the order they were examined.
     pub verdicts: Vec<Verdict>,
     /// Feasible nodes with their scores (empty when there was at most one feasible node:
@@ -81,6 +84,14 @@ impl Decision {
         for verdict in &self.verdicts {
             for reason in &verdict.reasons {
                 *histogram.entry(reason).or_default() += 1;
+            }
+        }
+        // Upstream counts the nodes without a status of their own with the absent-nodes
+        // status.
+        if let Some(reason) = &self.others {
+            let rejected = self.rejected().count();
+            if rejected < self.nodes {
+                *histogram.entry(reason).or_default() += self.nodes - rejected;
             }
         }
         let mut parts: Vec<String> = histogram
@@ -136,6 +147,8 @@ impl Rng {
 pub struct Filters<'p> {
     /// (plugin, its state) for the plugins that did not skip.
     running: Vec<(&'p dyn FilterPlugin, State)>,
+    /// The only nodes that can fit, and the plugins that named them.
+    pub nodes: Option<(std::collections::BTreeSet<String>, Vec<&'static str>)>,
 }
 
 impl<'p> Filters<'p> {
@@ -148,10 +161,31 @@ impl<'p> Filters<'p> {
     ) -> Result<Self, (&'static str, Status)> {
         let mut running = Vec::new();
         let mut rejected = None;
+        let mut nodes: Option<(std::collections::BTreeSet<String>, Vec<&'static str>)> = None;
         for plugin in &profile.filters {
             match plugin.pre_filter(pod, snapshot) {
-                Ok(Some(state)) => running.push((plugin.as_ref(), state)),
-                Ok(None) => {}
+                Ok(state) => {
+                    if let Some(names) = plugin.pre_filter_nodes(pod) {
+                        // Upstream `PreFilterResult.Merge`: the intersection.
+                        let (merged, plugins) =
+                            nodes.get_or_insert_with(|| (names.clone(), Vec::new()));
+                        merged.retain(|n| names.contains(n));
+                        plugins.push(plugin.name());
+                        if merged.is_empty() {
+                            let message = match plugins.as_slice() {
+                                [one] => format!("node(s) didn't satisfy plugin {one}"),
+                                many => format!(
+                                    "node(s) didn't satisfy plugin(s) [{}] simultaneously",
+                                    sorted(many)
+                                ),
+                            };
+                            return Err((plugin.name(), Status::unresolvable(message)));
+                        }
+                    }
+                    if let Some(state) = state {
+                        running.push((plugin.as_ref(), state));
+                    }
+                }
                 Err(status) if status.code == Code::Unschedulable => {
                     rejected = Some((plugin.name(), status));
                 }
@@ -160,7 +194,7 @@ impl<'p> Filters<'p> {
         }
         match rejected {
             Some(rejection) => Err(rejection),
-            None => Ok(Self { running }),
+            None => Ok(Self { running, nodes }),
         }
     }
 
@@ -176,6 +210,13 @@ impl<'p> Filters<'p> {
     }
 }
 
+/// Plugin names as Go prints a sorted `[]string` inside `[…]`.
+fn sorted(plugins: &[&'static str]) -> String {
+    let mut names = plugins.to_vec();
+    names.sort();
+    names.join(" ")
+}
+
 /// One attempt to place `pod` (upstream `schedulePod`), scanning from `start`.
 pub fn schedule(
     profile: &Profile,
@@ -188,6 +229,7 @@ pub fn schedule(
     let mut decision = Decision {
         nodes: all,
         pre_filter: None,
+        others: None,
         verdicts: Vec::new(),
         scores: Vec::new(),
         chosen: None,
@@ -204,15 +246,31 @@ pub fn schedule(
         }
     };
 
+    let candidates: Vec<&NodeInfo> = match &filters.nodes {
+        Some((names, plugins)) => {
+            decision.others = Some(format!(
+                "node(s) didn't satisfy plugin(s) [{}]",
+                sorted(plugins)
+            ));
+            snapshot
+                .nodes
+                .iter()
+                .filter(|n| names.contains(n.name()))
+                .collect()
+        }
+        None => snapshot.nodes.iter().collect(),
+    };
+
     // Upstream stops once enough feasible nodes are found, scanning from where the last
     // attempt stopped so that every node gets its turn.
-    let wanted = feasible_nodes_to_find(profile.percentage_of_nodes_to_score, all);
+    let count = candidates.len();
+    let wanted = feasible_nodes_to_find(profile.percentage_of_nodes_to_score, count);
     let mut feasible: Vec<&NodeInfo> = Vec::new();
-    for i in 0..all {
+    for i in 0..count {
         if feasible.len() >= wanted {
             break;
         }
-        let node = &snapshot.nodes[(start + i) % all];
+        let node = candidates[(start + i) % count];
         match filters.run(pod, node) {
             Ok(()) => {
                 feasible.push(node);

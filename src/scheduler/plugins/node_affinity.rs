@@ -105,9 +105,8 @@ impl FilterPlugin for NodeAffinity {
     }
 
     /// Skips pods with neither a `nodeSelector` nor required node affinity, and rejects a
-    /// pod whose required terms name no node. Upstream also narrows the nodes to
-    /// [`required_node_names`]; this framework has no PreFilterResult, so Filter rejects
-    /// those nodes instead.
+    /// pod whose required terms name no node. The nodes are narrowed to
+    /// [`required_node_names`] by `pre_filter_nodes` (upstream's PreFilterResult).
     fn pre_filter(&self, pod: &Pod, _snapshot: &Snapshot) -> Result<Option<State>, Status> {
         if required_node_selector(pod).is_none() && !has_node_selector(pod) {
             return Ok(None);
@@ -117,6 +116,10 @@ impl FilterPlugin for NodeAffinity {
         }
         // Upstream keeps the parsed selectors here; nothing needs parsing in this port.
         Ok(Some(no_state()))
+    }
+
+    fn pre_filter_nodes(&self, pod: &Pod) -> Option<BTreeSet<String>> {
+        required_node_names(pod)
     }
 
     fn filter(&self, _state: &State, pod: &Pod, node: &NodeInfo) -> Status {
