@@ -1411,3 +1411,59 @@ async fn a_pod_for_a_missing_node_fails_like_kube_scheduler() {
     nodes.delete().await;
     ns.cleanup().await;
 }
+
+/// `minik8s explain` runs the scheduler's own core on the cluster as listed: for a pod the
+/// scheduler could not place it ends with the very FailedScheduling message the scheduler
+/// wrote, and `-o json` gives the same decision to tools.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_says_what_the_scheduler_decided() {
+    let _nodes_lock = NODES.lock().await;
+    let ns = TestNamespace::new("sched-explain").await;
+    let ours = format!("minik8s-scheduler-{}", ns.name);
+    let nodes = TestNodes::create(
+        &ns,
+        &[("2", json!({}), json!({})), ("4", json!({}), json!({}))],
+    )
+    .await;
+    nodes.seen_by_kube_scheduler(&ns).await;
+    let scheduler = Scheduler::start(&ours);
+    let pods = ns.api::<Pod>();
+    pods.create(
+        &PostParams::default(),
+        &pod(&ns, "too-big", &ours, "5", json!({})),
+    )
+    .await
+    .unwrap();
+    let message = wait_failed(&ns, "too-big").await;
+    let explain = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_minik8s"))
+            .args(["explain", "pod", "too-big", "-n", &ns.name])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let text = explain(&[]);
+    assert!(
+        text.contains(&format!("No node fits. FailedScheduling: {message}")),
+        "{text}\nthe scheduler wrote: {message}"
+    );
+    assert!(
+        text.contains(&format!(
+            "{}  rejected by NodeResourcesFit: Insufficient cpu",
+            nodes.names[0]
+        )),
+        "{text}"
+    );
+    let json: Value = serde_json::from_str(&explain(&["-o", "json"])).unwrap();
+    assert_eq!(json["chosen"], Value::Null);
+    assert!(json["verdicts"].as_array().unwrap().len() >= 2, "{json}");
+    scheduler.stop().await;
+    nodes.delete().await;
+    ns.cleanup().await;
+}
