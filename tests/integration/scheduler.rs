@@ -1467,3 +1467,90 @@ async fn explain_says_what_the_scheduler_decided() {
     nodes.delete().await;
     ns.cleanup().await;
 }
+
+/// DefaultPreemption, beside kube-scheduler's: a high-priority pod that fits nowhere evicts the
+/// lower-priority pod of its node, is nominated to that node and placed there once the victim is
+/// gone; the victim gets the Preempted event, worded alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preemption_evicts_a_lower_priority_pod_like_kube_scheduler() {
+    use k8s_openapi::api::scheduling::v1::PriorityClass;
+    let _nodes_lock = NODES.lock().await;
+    let ns = TestNamespace::new("sched-preempt").await;
+    let ours = format!("minik8s-scheduler-{}", ns.name);
+    let classes: Api<PriorityClass> = Api::all(ns.client.clone());
+    for (class, value) in [("low", 10), ("high", 1000)] {
+        let pc: PriorityClass = serde_json::from_value(
+            json!({"metadata": {"name": format!("{}-{class}", ns.name)}, "value": value}),
+        )
+        .unwrap();
+        classes.create(&PostParams::default(), &pc).await.unwrap();
+    }
+    let nodes = TestNodes::create(
+        &ns,
+        &[("2", json!({}), json!({})), ("2", json!({}), json!({}))],
+    )
+    .await;
+    nodes.seen_by_kube_scheduler(&ns).await;
+    let scheduler = Scheduler::start(&ours);
+    let class = |c: &str| format!("{}-{c}", ns.name);
+    // (twin, its scheduler, its node)
+    let twins = [
+        ("builtin", "default-scheduler", &nodes.names[0]),
+        ("mini", ours.as_str(), &nodes.names[1]),
+    ];
+    for (twin, _, node) in twins {
+        let mut victim = pinned_pod(&ns, &format!("victim-{twin}"), node, "1500m", json!({}));
+        victim.spec.as_mut().unwrap().priority_class_name = Some(class("low"));
+        create_pod(&ns, &victim).await;
+    }
+    for (twin, scheduler, node) in twins {
+        let preemptor = pod(
+            &ns,
+            &format!("preemptor-{twin}"),
+            scheduler,
+            "1500m",
+            json!({"priorityClassName": class("high"),
+                   "nodeSelector": {"kubernetes.io/hostname": node}}),
+        );
+        create_pod(&ns, &preemptor).await;
+    }
+    let pods = ns.api::<Pod>();
+    for (twin, _, node) in twins {
+        let preemptor = format!("preemptor-{twin}");
+        assert_eq!(&wait_bound(&ns, &preemptor).await, node, "{twin}");
+        eventually(TIMEOUT, &format!("victim-{twin} gone"), || async {
+            pods.get_opt(&format!("victim-{twin}"))
+                .await
+                .unwrap()
+                .is_none_or(|p| p.metadata.deletion_timestamp.is_some())
+        })
+        .await;
+    }
+    // The Preempted events read alike, up to the preemptor's UID.
+    let mut messages = Vec::new();
+    for (twin, _, node) in twins {
+        let victim = format!("victim-{twin}");
+        eventually(TIMEOUT, &format!("Preempted event of {victim}"), || async {
+            last_event(&ns, &victim, "Preempted").await.is_some()
+        })
+        .await;
+        let uid = pods
+            .get(&format!("preemptor-{twin}"))
+            .await
+            .unwrap()
+            .metadata
+            .uid
+            .unwrap();
+        let message = last_event(&ns, &victim, "Preempted").await.unwrap();
+        messages.push(message.replace(&uid, "UID").replace(node.as_str(), "NODE"));
+    }
+    assert_eq!(messages[1], messages[0], "ours, then kube-scheduler's");
+    assert_eq!(messages[0], "Preempted by pod UID on node NODE");
+
+    scheduler.stop().await;
+    nodes.delete().await;
+    for c in ["low", "high"] {
+        let _ = classes.delete(&class(c), &DeleteParams::default()).await;
+    }
+    ns.cleanup().await;
+}
