@@ -203,3 +203,12 @@ pub fn load<T: DeserializeOwned>(bench: &str) -> anyhow::Result<Vec<T>> {
     }
     Ok(results)
 }
+
+/// Resident memory of the cluster's kube-scheduler, in MiB.
+#[allow(dead_code)]
+pub fn kube_scheduler_rss_mib() -> anyhow::Result<f64> {
+    let pid: u32 = std::fs::read_to_string(std::env::var("MINIK8S_KUBE_SCHEDULER_PIDFILE")?)?
+        .trim()
+        .parse()?;
+    rss_mib(pid)
+}

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Prints N fake Node objects for kwok: 4 CPU, 16Gi, 110 pods, each in its own zone, each with
-# its own pod CIDR (so pod IPs tell which node a pod is on).
+# Prints N fake Node objects for kwok: 4 CPU, 16Gi, 110 pods, each in its own zone (or, with
+# MINIK8S_ZONES=Z, spread round-robin over Z zones), each with its own pod CIDR (so pod IPs
+# tell which node a pod is on): 10.244.0.0/24, 10.244.1.0/24, … then 10.245.0.0/24 after 256.
 set -euo pipefail
 count="${1:?usage: nodes.sh COUNT}"
+zones="${MINIK8S_ZONES:-0}"
 for ((i = 0; i < count; i++)); do
+  zone=$((zones > 0 ? i % zones : i))
+  cidr="10.$((244 + i / 256)).$((i % 256)).0/24"
   cat <<NODE
 ---
 apiVersion: v1
@@ -20,11 +24,11 @@ metadata:
     kubernetes.io/role: agent
     node.kubernetes.io/instance-type: kwok
     topology.kubernetes.io/region: local
-    topology.kubernetes.io/zone: zone-$i
+    topology.kubernetes.io/zone: zone-$zone
     type: kwok
 spec:
-  podCIDR: 10.244.$i.0/24
-  podCIDRs: [10.244.$i.0/24]
+  podCIDR: $cidr
+  podCIDRs: [$cidr]
 status:
   allocatable: {cpu: "4", memory: 16Gi, pods: "110"}
   capacity: {cpu: "4", memory: 16Gi, pods: "110"}

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # `make bench`: the minik8s controllers against the built-in ones, on the same local control
 # plane, in two settings: (a) both at kube-controller-manager's client limits (QPS 20, burst
-# 30) and (b) both without client limits. Each setting gets a fresh cluster of its own.
-# Results: a table on stdout and JSON under target/bench/.
+# 30) and (b) both without client limits. Each setting gets a fresh cluster of its own. Then
+# minik8s-scheduler against kube-scheduler on a cluster of 500 nodes, at kube-scheduler's
+# limits (QPS 50, burst 100) and without. Results: tables on stdout, JSON under target/bench/.
+#
+#   MINIK8S_BENCHES="scheduler"   run only some of the benches (default: all four)
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -16,31 +19,67 @@ log() { printf '[bench] %s\n' "$*" >&2; }
 cd "$root"
 log "building minik8s (release)"
 cargo build --locked --release --bin minik8s
-cargo bench --locked --no-run --bench replicaset --bench deployment --bench endpoints
+cargo bench --locked --no-run --bench replicaset --bench deployment --bench endpoints --bench scheduler
 export MINIK8S_BIN="${CARGO_TARGET_DIR:-$root/target}/release/minik8s"
 export MINIK8S_BENCH_OUT="$root/target/bench"
 mkdir -p "$MINIK8S_BENCH_OUT"
 
-run_setting() {
-  local setting="$1" kwok_args="$2"
-  export MINIK8S_CLUSTER_NAME="minik8s-bench-$setting" MINIK8S_NODES=50 MINIK8S_KWOKCTL_ARGS="$kwok_args"
+# Makes the fresh cluster $1 (nodes: $2, kwokctl arguments: $3) and exports KUBECONFIG and the
+# pid files of its kube-controller-manager and kube-scheduler.
+cluster_up() {
+  export MINIK8S_CLUSTER_NAME="$1" MINIK8S_NODES="$2" MINIK8S_KWOKCTL_ARGS="$3"
   # shellcheck source=env.sh
   source "$here/env.sh"
   "$here/down.sh" 2>/dev/null || true
   KUBECONFIG="$("$here/up.sh")"
-  export KUBECONFIG MINIK8S_KCM_PIDFILE="$KWOK_WORKDIR/clusters/$MINIK8S_CLUSTER_NAME/pids/kube-controller-manager.pid"
+  local pids="$KWOK_WORKDIR/clusters/$MINIK8S_CLUSTER_NAME/pids"
+  export KUBECONFIG MINIK8S_KCM_PIDFILE="$pids/kube-controller-manager.pid" \
+    MINIK8S_KUBE_SCHEDULER_PIDFILE="$pids/kube-scheduler.pid"
+}
+
+# MINIK8S_BENCHES: the benches to run (default: all of them).
+benches="${MINIK8S_BENCHES:-replicaset deployment endpoints scheduler}"
+wants() { [[ " $benches " == *" $1 "* ]]; }
+
+run_setting() {
+  local setting="$1" kwok_args="$2" status=0
+  cluster_up "minik8s-bench-$setting" 50 "$kwok_args"
   kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
   log "setting $setting on cluster $MINIK8S_CLUSTER_NAME"
-  local status=0
-  cargo bench --locked --bench replicaset -- --setting "$setting" || status=$?
-  cargo bench --locked --bench deployment -- --setting "$setting" || status=$?
-  cargo bench --locked --bench endpoints -- --setting "$setting" || status=$?
+  for bench in replicaset deployment endpoints; do
+    if wants "$bench"; then
+      cargo bench --locked --bench "$bench" -- --setting "$setting" || status=$?
+    fi
+  done
   "$here/down.sh" 2>/dev/null || true
   return "$status"
 }
 
-run_setting limited ""
-run_setting unlimited "--disable-qps-limits"
-cargo bench --locked --bench replicaset -- --summary
-cargo bench --locked --bench deployment -- --summary
-cargo bench --locked --bench endpoints -- --summary
+# The scheduler bench wants many nodes in a few zones: a cluster of its own, 500 nodes in 10.
+run_scheduler_setting() {
+  local setting="$1" kwok_args="$2" status=0
+  export MINIK8S_ZONES=10
+  cluster_up "minik8s-bench-scheduler-$setting" 500 "$kwok_args"
+  unset MINIK8S_ZONES
+  log "setting $setting on cluster $MINIK8S_CLUSTER_NAME"
+  cargo bench --locked --bench scheduler -- --setting "$setting" || status=$?
+  "$here/down.sh" 2>/dev/null || true
+  return "$status"
+}
+
+controllers=()
+for bench in replicaset deployment endpoints; do
+  if wants "$bench"; then controllers+=("$bench"); fi
+done
+if [ ${#controllers[@]} -gt 0 ]; then
+  run_setting limited ""
+  run_setting unlimited "--disable-qps-limits"
+  for bench in "${controllers[@]}"; do
+    cargo bench --locked --bench "$bench" -- --summary
+  done
+fi
+if wants scheduler; then
+  run_scheduler_setting limited ""
+  run_scheduler_setting unlimited "--disable-qps-limits"
+  cargo bench --locked --bench scheduler -- --summary
+fi

@@ -1,0 +1,445 @@
+//! `make bench` (through tests/cluster/run-bench.sh), scheduler: how fast pods are placed, by
+//! kube-scheduler, by minik8s-scheduler and by a binder with no logic at all (the ceiling of
+//! this cluster), one after the other on the same cluster of (normally) 500 nodes.
+//!
+//! Each phase creates the same mix of unassigned pods (100m CPU, 128Mi each; 60% plain, 20%
+//! spread over zones with maxSkew 1, 20% with required anti-affinity on hostname within
+//! groups of 10) through an unlimited client, as fast as it can, and measures pods/s from the
+//! first pod created to the last one seen bound, and how evenly the nodes' CPU was requested.
+//!
+//!   --setting limited|unlimited   run against the cluster in KUBECONFIG
+//!   --summary                     print the table of every setting measured
+//!
+//! MINIK8S_BENCH_SCHEDULER_PODS changes the number of pods of each phase (default 5000).
+
+// Each bench compiles the shared module on its own; this one uses only part of it.
+#[allow(dead_code)]
+mod common;
+
+use std::collections::HashMap;
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{DeleteParams, ListParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client, ResourceExt};
+use minik8s::runtime::client::{self, RateLimit};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+const NAMESPACE: &str = "bench-scheduler";
+const PODS: usize = 5000;
+const CPU_MILLIS: f64 = 100.0;
+/// Concurrent creations, and concurrent bindings of the binder.
+const CREATORS: usize = 16;
+const BINDERS: usize = 8;
+const PHASE_TIMEOUT: Duration = Duration::from_secs(300);
+const BINDER: &str = "bench-binder";
+const ZONE: &str = "topology.kubernetes.io/zone";
+const HOSTNAME: &str = "kubernetes.io/hostname";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Phase {
+    name: String,
+    seconds: f64,
+    pods_per_second: f64,
+    /// Standard deviation over nodes of the fraction of node CPU requested by the pods.
+    balance: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Result {
+    setting: String,
+    pods: usize,
+    nodes: usize,
+    zones: usize,
+    /// Client limit of minik8s-scheduler and of the binder (kube-scheduler: its own
+    /// defaults, or kwokctl's --disable-qps-limits); None when unlimited.
+    qps: Option<f64>,
+    burst: Option<u32>,
+    /// kube-scheduler, minik8s-scheduler, ceiling.
+    phases: Vec<Phase>,
+    /// minik8s / kube-scheduler, and minik8s / ceiling, in pods/s.
+    ratio_kube: f64,
+    ratio_ceiling: f64,
+    /// Resident memory at the end of each scheduler's phase, all its pods bound.
+    kube_scheduler_rss_mib: f64,
+    minik8s_scheduler_rss_mib: f64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let Some(setting) = common::setting_arg()? else {
+        print_table(&common::load::<Result>("scheduler")?);
+        return Ok(());
+    };
+    let limit = match setting.as_str() {
+        "limited" => RateLimit::new(RateLimit::SCHEDULER.qps, RateLimit::SCHEDULER.burst),
+        "unlimited" => None,
+        other => bail!("unknown setting {other}"),
+    };
+    let pods = match std::env::var("MINIK8S_BENCH_SCHEDULER_PODS") {
+        Ok(n) => n.parse().context("MINIK8S_BENCH_SCHEDULER_PODS")?,
+        Err(_) => PODS,
+    };
+    let client = Client::try_default()
+        .await
+        .context("KUBECONFIG must point at the bench cluster")?;
+    common::create_namespace(&client, NAMESPACE).await?;
+    let nodes: Api<Node> = Api::all(client.clone());
+    let nodes = nodes.list(&ListParams::default()).await?.items;
+    let node_names: Vec<String> = nodes.iter().map(ResourceExt::name_any).collect();
+    let mut zones: Vec<&String> = nodes.iter().filter_map(|n| n.labels().get(ZONE)).collect();
+    zones.sort();
+    zones.dedup();
+    eprintln!(
+        "[bench] {setting}: {pods} pods a phase on {} nodes in {} zones",
+        nodes.len(),
+        zones.len()
+    );
+
+    let kube = phase(&client, "default-scheduler", pods, &nodes).await?;
+    let kube_scheduler_rss_mib = common::kube_scheduler_rss_mib()?;
+    delete_pods(&client).await?;
+
+    let mut scheduler = start_scheduler(limit).await?;
+    let mini = phase(&client, minik8s::scheduler::SCHEDULER_NAME, pods, &nodes).await;
+    let minik8s_scheduler_rss_mib = common::rss_mib(scheduler.id());
+    scheduler.kill()?;
+    let _ = scheduler.wait();
+    let (mini, minik8s_scheduler_rss_mib) = (mini?, minik8s_scheduler_rss_mib?);
+    delete_pods(&client).await?;
+
+    let binder = tokio::spawn(bind_round_robin(client::build(limit).await?, node_names));
+    let ceiling = phase(&client, BINDER, pods, &nodes).await;
+    binder.abort();
+    let ceiling = ceiling?;
+
+    let result = Result {
+        setting: setting.clone(),
+        pods,
+        nodes: nodes.len(),
+        zones: zones.len(),
+        qps: limit.map(|l| l.qps),
+        burst: limit.map(|l| l.burst),
+        ratio_kube: mini.pods_per_second / kube.pods_per_second,
+        ratio_ceiling: mini.pods_per_second / ceiling.pods_per_second,
+        phases: vec![kube, mini, ceiling],
+        kube_scheduler_rss_mib,
+        minik8s_scheduler_rss_mib,
+    };
+    let path = common::save("scheduler", &setting, &result)?;
+    print_table(&[result]);
+    eprintln!("[bench] wrote {}", path.display());
+    delete_pods(&client).await
+}
+
+/// Pod `i` of a phase. Of every ten, pods 6 and 7 are spread over zones (groups of about
+/// 100), pods 8 and 9 kept on distinct nodes (groups of about 10), the rest plain.
+fn pod(scheduler: &str, pods: usize, i: usize) -> anyhow::Result<Pod> {
+    let mut labels = json!({"phase": scheduler});
+    let mut spec = json!({
+        "schedulerName": scheduler,
+        "containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10",
+            "resources": {"requests": {"cpu": format!("{CPU_MILLIS}m"), "memory": "128Mi"}}}],
+    });
+    // Its rank among the pods of its kind; consecutive ranks go to different groups.
+    let rank = i / 10 * 2 + i % 2;
+    let group = |kind: &str, size: usize| format!("{kind}-{}", rank % (pods / 5 / size).max(1));
+    match i % 10 {
+        6 | 7 => {
+            labels["group"] = json!(group("spread", 100));
+            spec["topologySpreadConstraints"] = json!([{
+                "maxSkew": 1, "topologyKey": ZONE, "whenUnsatisfiable": "DoNotSchedule",
+                "labelSelector": {"matchLabels": {"group": labels["group"]}}}]);
+        }
+        8 | 9 => {
+            labels["group"] = json!(group("apart", 10));
+            spec["affinity"] = json!({"podAntiAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": [{"topologyKey": HOSTNAME,
+                    "labelSelector": {"matchLabels": {"group": labels["group"]}}}]}});
+        }
+        _ => {}
+    }
+    let metadata = json!({"name": format!("{scheduler}-{i}"), "labels": labels});
+    Ok(serde_json::from_value(
+        json!({"metadata": metadata, "spec": spec}),
+    )?)
+}
+
+/// Creates `pods` pods for `scheduler` and waits until all are bound.
+async fn phase(
+    client: &Client,
+    scheduler: &str,
+    pods: usize,
+    nodes: &[Node],
+) -> anyhow::Result<Phase> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
+    // pod name → node, for the pods seen bound; and when the last one was.
+    let bound: Arc<Mutex<(HashMap<String, String>, Instant)>> =
+        Arc::new(Mutex::new((HashMap::new(), Instant::now())));
+    let (listed_tx, listed) = tokio::sync::oneshot::channel();
+    let watch = {
+        let config = watcher::Config::default().labels(&format!("phase={scheduler}"));
+        let mut events = watcher::watcher(api.clone(), config).boxed();
+        let bound = bound.clone();
+        tokio::spawn(async move {
+            let mut listed_tx = Some(listed_tx);
+            while let Some(event) = events.next().await {
+                match event {
+                    Ok(watcher::Event::Apply(p) | watcher::Event::InitApply(p)) => {
+                        if let Some(node) = p.spec.as_ref().and_then(|s| s.node_name.clone()) {
+                            let mut bound = bound.lock().unwrap();
+                            if bound.0.insert(p.name_any(), node).is_none() {
+                                bound.1 = Instant::now();
+                            }
+                        }
+                    }
+                    Ok(watcher::Event::InitDone) => {
+                        if let Some(tx) = listed_tx.take() {
+                            let _ = tx.send(());
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        })
+    };
+    listed.await.context("the pod watch ended before listing")?;
+
+    eprintln!("[bench]   {scheduler}: creating {pods} pods");
+    let start = Instant::now();
+    futures::stream::iter(0..pods)
+        .map(|i| {
+            let api = api.clone();
+            async move {
+                api.create(&PostParams::default(), &pod(scheduler, pods, i)?)
+                    .await
+                    .with_context(|| format!("creating pod {i}"))
+            }
+        })
+        .buffer_unordered(CREATORS)
+        .try_for_each(|_| async { Ok(()) })
+        .await?;
+    eprintln!(
+        "[bench]   {scheduler}: created in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+
+    let mut last_report = Instant::now();
+    let (placed, last) = loop {
+        {
+            let bound = bound.lock().unwrap();
+            if bound.0.len() >= pods {
+                break bound.clone();
+            }
+            if start.elapsed() > PHASE_TIMEOUT {
+                watch.abort();
+                bail!(
+                    "{scheduler}: only {} of {pods} pods bound after {PHASE_TIMEOUT:?}",
+                    bound.0.len()
+                );
+            }
+            if last_report.elapsed() > Duration::from_secs(10) {
+                eprintln!(
+                    "[bench]   {scheduler}: {}/{pods} bound after {:.0} s",
+                    bound.0.len(),
+                    start.elapsed().as_secs_f64()
+                );
+                last_report = Instant::now();
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    watch.abort();
+    let seconds = last.duration_since(start).as_secs_f64();
+    let result = Phase {
+        name: scheduler.into(),
+        seconds,
+        pods_per_second: pods as f64 / seconds,
+        balance: balance(nodes, &placed),
+    };
+    eprintln!(
+        "[bench]   {scheduler}: {pods} bound in {seconds:.1} s ({:.0} pods/s), balance {:.4}",
+        result.pods_per_second, result.balance
+    );
+    Ok(result)
+}
+
+/// Standard deviation over nodes of the fraction of each node's CPU the pods request.
+fn balance(nodes: &[Node], placed: &HashMap<String, String>) -> f64 {
+    let mut on_node: HashMap<&str, usize> = HashMap::new();
+    for node in placed.values() {
+        *on_node.entry(node).or_default() += 1;
+    }
+    let fractions: Vec<f64> = nodes
+        .iter()
+        .map(|n| {
+            let pods = on_node.get(n.name_any().as_str()).copied().unwrap_or(0);
+            pods as f64 * CPU_MILLIS / cpu_millis(n)
+        })
+        .collect();
+    let mean = fractions.iter().sum::<f64>() / fractions.len() as f64;
+    let variance =
+        fractions.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / fractions.len() as f64;
+    variance.sqrt()
+}
+
+/// Allocatable CPU of a node in millicores ("4" or "3500m").
+fn cpu_millis(node: &Node) -> f64 {
+    let cpu = node
+        .status
+        .as_ref()
+        .and_then(|s| s.allocatable.as_ref())
+        .and_then(|a| a.get("cpu"))
+        .map_or("0", |q| q.0.as_str());
+    match cpu.strip_suffix('m') {
+        Some(millis) => millis.parse().unwrap_or(f64::NAN),
+        None => cpu.parse::<f64>().unwrap_or(f64::NAN) * 1000.0,
+    }
+}
+
+/// Deletes every pod of the namespace and waits until they are gone. The API server may give
+/// up on a long deletecollection (its request timeout) before the last pod: ask again.
+async fn delete_pods(client: &Client) -> anyhow::Result<()> {
+    let api: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
+    let now = DeleteParams {
+        grace_period_seconds: Some(0),
+        ..DeleteParams::default()
+    };
+    let start = Instant::now();
+    while !api
+        .list(&ListParams::default().limit(1))
+        .await?
+        .items
+        .is_empty()
+    {
+        if start.elapsed() > PHASE_TIMEOUT {
+            bail!("pods of {NAMESPACE} still there {PHASE_TIMEOUT:?} after their deletion");
+        }
+        if let Err(error) = api.delete_collection(&now, &ListParams::default()).await {
+            eprintln!("[bench]   deleting the pods: {error}; again");
+        }
+    }
+    Ok(())
+}
+
+/// Starts minik8s-scheduler at `limit` and waits until its /readyz says its caches are full.
+async fn start_scheduler(limit: Option<RateLimit>) -> anyhow::Result<Child> {
+    let bin = std::env::var("MINIK8S_BIN").context("MINIK8S_BIN: the release minik8s binary")?;
+    // A free port, so that another minik8s-scheduler on this machine is no bother.
+    let address = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let limit = limit.unwrap_or(RateLimit { qps: 0.0, burst: 1 });
+    let mut scheduler = Command::new(bin)
+        .args(["scheduler", "--health-address", &address.to_string()])
+        .args(["--kube-api-qps", &limit.qps.to_string()])
+        .args(["--kube-api-burst", &limit.burst.to_string()])
+        .args(["--log-level", "warn"])
+        .spawn()?;
+    let start = Instant::now();
+    while !is_ready(address).await {
+        if let Some(status) = scheduler.try_wait()? {
+            bail!("minik8s scheduler exited: {status}");
+        }
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = scheduler.kill();
+            bail!("minik8s scheduler not ready on {address} after 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(scheduler)
+}
+
+async fn is_ready(address: std::net::SocketAddr) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(address).await else {
+        return false;
+    };
+    let mut response = String::new();
+    stream
+        .write_all(b"GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .is_ok()
+        && stream.read_to_string(&mut response).await.is_ok()
+        && response.starts_with("HTTP/1.0 200")
+}
+
+/// The ceiling: binds each pending pod of schedulerName `bench-binder` to the next node.
+async fn bind_round_robin(client: Client, nodes: Vec<String>) {
+    let api: Api<Pod> = Api::namespaced(client, NAMESPACE);
+    let pending =
+        watcher::Config::default().fields(&format!("spec.schedulerName={BINDER},spec.nodeName="));
+    let next = AtomicUsize::new(0);
+    watcher::watcher(api.clone(), pending)
+        .default_backoff()
+        .applied_objects()
+        .for_each_concurrent(BINDERS, |pod| async {
+            let Ok(pod) = pod else { return };
+            let node = &nodes[next.fetch_add(1, Ordering::Relaxed) % nodes.len()];
+            let binding = json!({
+                "apiVersion": "v1", "kind": "Binding",
+                "metadata": {"name": pod.name_any(), "uid": pod.uid()},
+                "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+            });
+            let bound: kube::Result<Value> = api
+                .create_subresource("binding", &pod.name_any(), &PostParams::default(), &binding)
+                .await;
+            if let Err(error) = bound {
+                eprintln!("[bench]   binder: {}: {error}", pod.name_any());
+            }
+        })
+        .await;
+}
+
+fn print_table(results: &[Result]) {
+    println!();
+    for r in results.iter().take(1) {
+        println!(
+            "Scheduler — {} pods a phase (60% plain, 20% zone spread, 20% anti-affinity) on {} nodes, {} zones; pods/s from first created to last bound",
+            r.pods, r.nodes, r.zones
+        );
+    }
+    println!(
+        "{:<10} {:>8} {:>10} {:>10} {:>10} {:>9} {:>9} {:>23} {:>9} {:>9}",
+        "setting",
+        "limit",
+        "kube pod/s",
+        "mini pod/s",
+        "ceil pod/s",
+        "mini/kube",
+        "mini/ceil",
+        "balance kube/mini/ceil",
+        "kube MiB",
+        "mini MiB"
+    );
+    for r in results {
+        let limit = r.qps.map_or("none".to_string(), |q| {
+            format!("{q}/{}", r.burst.unwrap_or(0))
+        });
+        let [kube, mini, ceiling] = &r.phases[..] else {
+            continue;
+        };
+        let balance = format!(
+            "{:.3}/{:.3}/{:.3}",
+            kube.balance, mini.balance, ceiling.balance
+        );
+        println!(
+            "{:<10} {:>8} {:>10.1} {:>10.1} {:>10.1} {:>9.2} {:>9.2} {:>23} {:>9.1} {:>9.1}",
+            r.setting,
+            limit,
+            kube.pods_per_second,
+            mini.pods_per_second,
+            ceiling.pods_per_second,
+            r.ratio_kube,
+            r.ratio_ceiling,
+            balance,
+            r.kube_scheduler_rss_mib,
+            r.minik8s_scheduler_rss_mib
+        );
+    }
+}
