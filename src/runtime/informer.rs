@@ -31,9 +31,9 @@ use super::events::EventRecorder;
 /// Receives the changes of an informer's kind. Called on the informer's task: keep it cheap
 /// (record an observation, enqueue a key).
 pub trait EventHandler<K>: Send + Sync {
-    fn on_add(&self, object: &K);
-    fn on_update(&self, old: &K, new: &K);
-    fn on_delete(&self, object: &K);
+    fn on_add(&self, object: &Arc<K>);
+    fn on_update(&self, old: &Arc<K>, new: &Arc<K>);
+    fn on_delete(&self, object: &Arc<K>);
 }
 
 type Objects<K> = HashMap<String, Arc<K>>;
@@ -385,13 +385,13 @@ mod tests {
     struct Recorder(Mutex<Vec<String>>);
 
     impl EventHandler<Pod> for Recorder {
-        fn on_add(&self, pod: &Pod) {
+        fn on_add(&self, pod: &Arc<Pod>) {
             self.0
                 .lock()
                 .unwrap()
                 .push(format!("add {}", pod.name_any()));
         }
-        fn on_update(&self, old: &Pod, new: &Pod) {
+        fn on_update(&self, old: &Arc<Pod>, new: &Arc<Pod>) {
             let (a, b) = (
                 old.resource_version().unwrap(),
                 new.resource_version().unwrap(),
@@ -401,7 +401,7 @@ mod tests {
                 .unwrap()
                 .push(format!("update {} {a}->{b}", new.name_any()));
         }
-        fn on_delete(&self, pod: &Pod) {
+        fn on_delete(&self, pod: &Arc<Pod>) {
             self.0
                 .lock()
                 .unwrap()

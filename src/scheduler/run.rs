@@ -120,18 +120,18 @@ impl Shared {
 struct PodHandler(Arc<Shared>);
 
 impl EventHandler<Pod> for PodHandler {
-    fn on_add(&self, pod: &Pod) {
+    fn on_add(&self, pod: &Arc<Pod>) {
         self.on_update(pod, pod);
     }
 
-    fn on_update(&self, old: &Pod, pod: &Pod) {
+    fn on_update(&self, old: &Arc<Pod>, pod: &Arc<Pod>) {
         let shared = &self.0;
         if Shared::is_assigned(pod) {
             shared
                 .cache
                 .lock()
                 .expect("cache lock")
-                .observe_pod(Arc::new(pod.clone()));
+                .observe_pod(pod.clone());
             shared.queue.lock().expect("queue lock").delete(&key(pod));
             // A pod placed elsewhere can make room for pods that wait for a peer
             // (InterPodAffinity, PodTopologySpread); a finished one frees its resources.
@@ -142,7 +142,7 @@ impl EventHandler<Pod> for PodHandler {
         }
         let mut queue = shared.queue.lock().expect("queue lock");
         if shared.wants(pod) {
-            queue.add(key(pod), Arc::new(pod.clone()), Instant::now());
+            queue.add(key(pod), pod.clone(), Instant::now());
             drop(queue);
             shared.wake.notify_one();
         } else {
@@ -150,7 +150,7 @@ impl EventHandler<Pod> for PodHandler {
         }
     }
 
-    fn on_delete(&self, pod: &Pod) {
+    fn on_delete(&self, pod: &Arc<Pod>) {
         let shared = &self.0;
         shared.cache.lock().expect("cache lock").remove_pod(pod);
         shared.queue.lock().expect("queue lock").delete(&key(pod));
@@ -173,27 +173,27 @@ fn schedulable_view(node: &Node) -> impl PartialEq + '_ {
 }
 
 impl EventHandler<Node> for NodeHandler {
-    fn on_add(&self, node: &Node) {
+    fn on_add(&self, node: &Arc<Node>) {
         self.0
             .cache
             .lock()
             .expect("cache lock")
-            .upsert_node(Arc::new(node.clone()));
+            .upsert_node(node.clone());
         self.0.room_may_have_appeared();
     }
 
-    fn on_update(&self, old: &Node, node: &Node) {
+    fn on_update(&self, old: &Arc<Node>, node: &Arc<Node>) {
         self.0
             .cache
             .lock()
             .expect("cache lock")
-            .upsert_node(Arc::new(node.clone()));
+            .upsert_node(node.clone());
         if schedulable_view(old) != schedulable_view(node) {
             self.0.room_may_have_appeared();
         }
     }
 
-    fn on_delete(&self, node: &Node) {
+    fn on_delete(&self, node: &Arc<Node>) {
         self.0
             .cache
             .lock()

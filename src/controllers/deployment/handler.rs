@@ -67,11 +67,11 @@ impl Waker {
 pub struct ReplicaSetHandler(pub Waker);
 
 impl EventHandler<MiniReplicaSet> for ReplicaSetHandler {
-    fn on_add(&self, rs: &MiniReplicaSet) {
+    fn on_add(&self, rs: &Arc<MiniReplicaSet>) {
         self.0.wake_for(rs);
     }
 
-    fn on_update(&self, old: &MiniReplicaSet, new: &MiniReplicaSet) {
+    fn on_update(&self, old: &Arc<MiniReplicaSet>, new: &Arc<MiniReplicaSet>) {
         if old.resource_version() == new.resource_version() {
             return;
         }
@@ -83,7 +83,7 @@ impl EventHandler<MiniReplicaSet> for ReplicaSetHandler {
         self.0.wake_for(new);
     }
 
-    fn on_delete(&self, rs: &MiniReplicaSet) {
+    fn on_delete(&self, rs: &Arc<MiniReplicaSet>) {
         self.0.wake_for(rs);
     }
 }
@@ -95,11 +95,11 @@ pub struct PodHandler {
 }
 
 impl EventHandler<Pod> for PodHandler {
-    fn on_add(&self, _: &Pod) {}
+    fn on_add(&self, _: &Arc<Pod>) {}
 
-    fn on_update(&self, _: &Pod, _: &Pod) {}
+    fn on_update(&self, _: &Arc<Pod>, _: &Arc<Pod>) {}
 
-    fn on_delete(&self, pod: &Pod) {
+    fn on_delete(&self, pod: &Arc<Pod>) {
         let namespace = pod.namespace().unwrap_or_default();
         let Some(rs) = Waker::owner(&pod.metadata, "MiniReplicaSet")
             .and_then(|name| self.replica_sets.get(&namespace, &name))

@@ -50,11 +50,11 @@ impl PodHandler {
 }
 
 impl EventHandler<Pod> for PodHandler {
-    fn on_add(&self, p: &Pod) {
+    fn on_add(&self, p: &Arc<Pod>) {
         self.enqueue_selecting(p);
     }
 
-    fn on_update(&self, old: &Pod, new: &Pod) {
+    fn on_update(&self, old: &Arc<Pod>, new: &Arc<Pod>) {
         if old.resource_version() == new.resource_version() {
             return;
         }
@@ -67,7 +67,7 @@ impl EventHandler<Pod> for PodHandler {
         }
     }
 
-    fn on_delete(&self, p: &Pod) {
+    fn on_delete(&self, p: &Arc<Pod>) {
         self.enqueue_selecting(p);
     }
 }
@@ -85,11 +85,11 @@ impl ServiceHandler {
 }
 
 impl EventHandler<MiniService> for ServiceHandler {
-    fn on_add(&self, _: &MiniService) {}
+    fn on_add(&self, _: &Arc<MiniService>) {}
 
-    fn on_update(&self, _: &MiniService, _: &MiniService) {}
+    fn on_update(&self, _: &Arc<MiniService>, _: &Arc<MiniService>) {}
 
-    fn on_delete(&self, svc: &MiniService) {
+    fn on_delete(&self, svc: &Arc<MiniService>) {
         let _ = self
             .cleanup
             .unbounded_send((svc.namespace().unwrap_or_default(), svc.name_any()));
@@ -135,11 +135,11 @@ impl EndpointsHandler {
 }
 
 impl EventHandler<MiniEndpoints> for EndpointsHandler {
-    fn on_add(&self, endpoints: &MiniEndpoints) {
+    fn on_add(&self, endpoints: &Arc<MiniEndpoints>) {
         self.check_orphan(endpoints);
     }
 
-    fn on_update(&self, old: &MiniEndpoints, endpoints: &MiniEndpoints) {
+    fn on_update(&self, old: &Arc<MiniEndpoints>, endpoints: &Arc<MiniEndpoints>) {
         self.check_orphan(endpoints);
         let namespace = endpoints.namespace().unwrap_or_default();
         let name = endpoints.name_any();
@@ -153,7 +153,7 @@ impl EventHandler<MiniEndpoints> for EndpointsHandler {
         }
     }
 
-    fn on_delete(&self, endpoints: &MiniEndpoints) {
+    fn on_delete(&self, endpoints: &Arc<MiniEndpoints>) {
         enqueue(
             &self.trigger,
             &endpoints.namespace().unwrap_or_default(),

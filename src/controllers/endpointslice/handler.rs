@@ -99,14 +99,14 @@ impl PodHandler {
 }
 
 impl EventHandler<Pod> for PodHandler {
-    fn on_add(&self, pod: &Pod) {
+    fn on_add(&self, pod: &Arc<Pod>) {
         let mut names = BTreeSet::new();
         self.selecting(pod, &mut names);
         self.enqueue
             .send(&pod.namespace().unwrap_or_default(), names);
     }
 
-    fn on_update(&self, old: &Pod, new: &Pod) {
+    fn on_update(&self, old: &Arc<Pod>, new: &Arc<Pod>) {
         if old.resource_version() == new.resource_version() {
             return;
         }
@@ -123,7 +123,7 @@ impl EventHandler<Pod> for PodHandler {
             .send(&new.namespace().unwrap_or_default(), names);
     }
 
-    fn on_delete(&self, pod: &Pod) {
+    fn on_delete(&self, pod: &Arc<Pod>) {
         self.on_add(pod);
     }
 }
@@ -159,11 +159,11 @@ impl SliceHandler {
 }
 
 impl EventHandler<EndpointSlice> for SliceHandler {
-    fn on_add(&self, slice: &EndpointSlice) {
+    fn on_add(&self, slice: &Arc<EndpointSlice>) {
         self.wake(slice, self.tracker.should_sync(slice));
     }
 
-    fn on_update(&self, old: &EndpointSlice, slice: &EndpointSlice) {
+    fn on_update(&self, old: &Arc<EndpointSlice>, slice: &Arc<EndpointSlice>) {
         // The generation does not move with labels: a slice moved to another service wakes
         // both (upstream).
         if tracker::service_of(old) != tracker::service_of(slice) {
@@ -174,7 +174,7 @@ impl EventHandler<EndpointSlice> for SliceHandler {
         self.wake(slice, self.tracker.should_sync(slice));
     }
 
-    fn on_delete(&self, slice: &EndpointSlice) {
+    fn on_delete(&self, slice: &Arc<EndpointSlice>) {
         // A slice that leaves the watch (deleted, or relabelled to another manager) and that
         // this controller did not delete is written again.
         let unexpected = self.tracker.has(slice) && !self.tracker.handle_deletion(slice);
@@ -199,17 +199,17 @@ impl ServiceHandler {
 }
 
 impl EventHandler<Service> for ServiceHandler {
-    fn on_add(&self, service: &Service) {
+    fn on_add(&self, service: &Arc<Service>) {
         self.wake(service);
     }
 
-    fn on_update(&self, old: &Service, service: &Service) {
+    fn on_update(&self, old: &Arc<Service>, service: &Arc<Service>) {
         if old.resource_version() != service.resource_version() {
             self.wake(service);
         }
     }
 
-    fn on_delete(&self, service: &Service) {
+    fn on_delete(&self, service: &Arc<Service>) {
         self.wake(service);
     }
 }

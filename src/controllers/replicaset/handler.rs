@@ -73,7 +73,7 @@ impl PodHandler {
 }
 
 impl EventHandler<Pod> for PodHandler {
-    fn on_add(&self, pod: &Pod) {
+    fn on_add(&self, pod: &Arc<Pod>) {
         if pod.metadata.deletion_timestamp.is_some() {
             return self.on_delete(pod);
         }
@@ -87,7 +87,7 @@ impl EventHandler<Pod> for PodHandler {
         }
     }
 
-    fn on_update(&self, old: &Pod, new: &Pod) {
+    fn on_update(&self, old: &Arc<Pod>, new: &Arc<Pod>) {
         if old.resource_version() == new.resource_version() {
             return;
         }
@@ -116,7 +116,7 @@ impl EventHandler<Pod> for PodHandler {
         }
     }
 
-    fn on_delete(&self, pod: &Pod) {
+    fn on_delete(&self, pod: &Arc<Pod>) {
         if let Some((name, uid)) = Self::owner(pod) {
             self.expectations.deletion_observed(uid, &pod::key(pod));
             self.enqueue(&pod.namespace().unwrap_or_default(), name);
