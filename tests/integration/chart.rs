@@ -93,6 +93,23 @@ async fn rendered_manifests_pass_server_side_dry_run() {
     ns.cleanup().await;
 }
 
+/// Installs the chart into the test's namespace; returns the release name and a kubeconfig
+/// for its service account `<release>-<account>`.
+fn install_release(ns: &TestNamespace, account: &str) -> (String, std::path::PathBuf) {
+    let release = format!("mk-{}", ns.name.rsplit('-').next().unwrap());
+    helm(&[
+        "install",
+        &release,
+        &chart(),
+        "--namespace",
+        &ns.name,
+        "--wait=false",
+    ]);
+    let config = std::env::temp_dir().join(format!("{}-{account}-kubeconfig.json", ns.name));
+    service_account_kubeconfig(&ns.name, &format!("{release}-{account}"), &config);
+    (release, config)
+}
+
 /// A kubeconfig for the chart's service account, from a fresh token.
 fn service_account_kubeconfig(namespace: &str, account: &str, path: &Path) {
     let token = kubectl(&[
@@ -133,18 +150,7 @@ fn service_account_kubeconfig(namespace: &str, account: &str, path: &Path) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn controllers_work_with_the_charts_service_account_and_nothing_more() {
     let ns = TestNamespace::new("chart-rbac").await;
-    let release = format!("mk-{}", ns.name.rsplit('-').next().unwrap());
-    helm(&[
-        "install",
-        &release,
-        &chart(),
-        "--namespace",
-        &ns.name,
-        "--wait=false",
-    ]);
-    let account = format!("{release}-minik8s");
-    let config = std::env::temp_dir().join(format!("{}-kubeconfig.json", ns.name));
-    service_account_kubeconfig(&ns.name, &account, &config);
+    let (release, config) = install_release(&ns, "minik8s");
 
     // The controllers as a local process, with the chart's identity (leader election too).
     let mut controller = controller_manager_process(&ns.name, "minik8s-controller-manager")
@@ -261,18 +267,7 @@ async fn controllers_work_with_the_charts_service_account_and_nothing_more() {
 async fn the_scheduler_works_with_its_charts_service_account() {
     use k8s_openapi::api::core::v1::{Event, Pod};
     let ns = TestNamespace::new("chart-sched").await;
-    let release = format!("mk-{}", ns.name.rsplit('-').next().unwrap());
-    helm(&[
-        "install",
-        &release,
-        &chart(),
-        "--namespace",
-        &ns.name,
-        "--wait=false",
-    ]);
-    let account = format!("{release}-minik8s-scheduler");
-    let config = std::env::temp_dir().join(format!("{}-scheduler-kubeconfig.json", ns.name));
-    service_account_kubeconfig(&ns.name, &account, &config);
+    let (release, config) = install_release(&ns, "minik8s-scheduler");
     let name = format!("minik8s-scheduler-{}", ns.name);
     let mut scheduler = Command::new(env!("CARGO_BIN_EXE_minik8s"))
         .args([
