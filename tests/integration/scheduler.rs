@@ -847,7 +847,11 @@ async fn topology_spread_keeps_zones_balanced_like_kube_scheduler() {
     assert_eq!(zones(&ns, &nodes, &mini).await, (2, 2));
 
     // Zone-1 fills up: the 5th pod of each group still fits in zone-0 (3 against 2), the
-    // 6th would make the skew 2 there and has no room in zone-1.
+    // 6th would make the skew 2 there and has no room in zone-1. The 5th pods ask for
+    // 2100m so that no zone-0 node holds both: each zone-0 node then has room for a 6th
+    // pod, and spreading alone is why it cannot go there. The builtin twin is bound
+    // before ours is created, because two schedulers with separate caches could both
+    // pick the same node at once.
     for i in [1, 3] {
         create_pod(
             &ns,
@@ -855,12 +859,22 @@ async fn topology_spread_keeps_zones_balanced_like_kube_scheduler() {
         )
         .await;
     }
-    let twins = create_twins(&ns, &ours, "spread-4", "1500m", spread).await;
-    let (a, b) = twins_bound(&ns, &twins).await;
-    for node in [a, b] {
-        let i = nodes.names.iter().position(|n| *n == node).unwrap();
+    let mut fifth_nodes = Vec::new();
+    for (twin, scheduler) in [("builtin", "default-scheduler"), ("mini", ours.as_str())] {
+        let name = format!("spread-4-{twin}");
+        let (labels, extra) = spread(twin);
+        create_pod(
+            &ns,
+            &labelled_pod(&ns, &name, scheduler, "2100m", labels, extra),
+        )
+        .await;
+        fifth_nodes.push(wait_bound(&ns, &name).await);
+    }
+    for node in &fifth_nodes {
+        let i = nodes.names.iter().position(|n| n == node).unwrap();
         assert_eq!(i % 2, 0, "the 5th pod went to {node}, in zone-1");
     }
+    assert_ne!(fifth_nodes[0], fifth_nodes[1], "2100m twice fits no node");
     let twins = create_twins(&ns, &ours, "spread-5", "1500m", spread).await;
     let message = twins_failed(&ns, &twins).await;
     for part in [
