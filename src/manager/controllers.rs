@@ -15,6 +15,7 @@ use crate::controllers::driver::Bookkeeping;
 use crate::controllers::endpoints::{self, EndpointsController};
 use crate::controllers::endpointslice::{self, EndpointSliceController};
 use crate::controllers::replicaset::{self, ReplicaSetController};
+use crate::runtime::client::RateGate;
 use crate::runtime::events::EventRecorder;
 
 pub type Shutdown = Shared<BoxFuture<'static, ()>>;
@@ -24,6 +25,8 @@ pub struct Parts<'a> {
     /// Its own client, so its requests have a rate limit of their own (as in
     /// kube-controller-manager).
     pub client: Client,
+    /// The gate of that client's rate limit, when it has one.
+    pub gate: Option<RateGate>,
     pub events: EventRecorder,
     pub informers: &'a mut Informers,
     pub options: &'a Options,
@@ -115,6 +118,7 @@ fn start_endpoints(parts: Parts<'_>) -> Started {
     let informers = parts.informers;
     let controller = EndpointsController::new(
         parts.client,
+        parts.gate,
         parts.options.namespace.as_deref(),
         parts.events,
         &mut informers.pods,
@@ -131,6 +135,7 @@ fn start_endpointslice(parts: Parts<'_>) -> Started {
     let informers = parts.informers;
     let controller = EndpointSliceController::new(
         parts.client,
+        parts.gate,
         parts.options.namespace.as_deref(),
         parts.events,
         &mut informers.pods,

@@ -148,8 +148,10 @@ pub async fn run(
         .iter()
         .filter(|c| options.controllers.contains(&c.name))
     {
+        let (client, gate) = client::build_gated(options.rate_limit).await?;
         let parts = Parts {
-            client: client::build(options.rate_limit).await?,
+            client,
+            gate,
             events: EventRecorder::start(
                 client::build(options.rate_limit).await?,
                 controller.component,

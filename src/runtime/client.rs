@@ -7,6 +7,7 @@ use std::future::Future;
 use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
@@ -54,11 +55,22 @@ impl RateLimit {
 /// A client for the cluster in KUBECONFIG (or the in-cluster service account), limited to
 /// `limit` requests per second when one is given; its requests are counted in the metrics.
 pub async fn build(limit: Option<RateLimit>) -> Result<Client, kube::Error> {
+    Ok(build_gated(limit).await?.0)
+}
+
+/// [`build`], and the [`RateGate`] of the client's limit when it has one.
+pub async fn build_gated(
+    limit: Option<RateLimit>,
+) -> Result<(Client, Option<RateGate>), kube::Error> {
     let config = Config::infer().await.map_err(kube::Error::InferConfig)?;
     let builder = ClientBuilder::try_from(config)?.with_layer(&CountRequestsLayer);
     Ok(match limit {
-        Some(limit) => builder.with_layer(&RateLimitLayer::new(limit)).build(),
-        None => builder.build(),
+        Some(limit) => {
+            let layer = RateLimitLayer::new(limit);
+            let gate = layer.gate();
+            (builder.with_layer(&layer).build(), Some(gate))
+        }
+        None => (builder.build(), None),
     })
 }
 
@@ -148,14 +160,50 @@ fn verb<B>(request: &http::Request<B>) -> &'static str {
 #[derive(Clone)]
 pub struct RateLimitLayer {
     limiter: Arc<DefaultDirectRateLimiter>,
+    prepaid: Arc<AtomicU32>,
 }
 
 impl RateLimitLayer {
     pub fn new(limit: RateLimit) -> Self {
         Self {
             limiter: Arc::new(RateLimiter::direct(limit.quota())),
+            prepaid: Arc::default(),
         }
     }
+
+    /// The gate that takes tokens of this layer's bucket ahead of the requests.
+    pub fn gate(&self) -> RateGate {
+        RateGate {
+            limiter: self.limiter.clone(),
+            prepaid: self.prepaid.clone(),
+        }
+    }
+}
+
+/// Takes a request's token before the request is made, so that a controller at its rate
+/// limit decides what to write only once it may write it: the changes that came while it
+/// waited go into the same write instead of the next one. The token is spent by the next
+/// request of the same client; the bucket's rate holds either way, since every request
+/// still costs exactly one token.
+#[derive(Clone)]
+pub struct RateGate {
+    limiter: Arc<DefaultDirectRateLimiter>,
+    prepaid: Arc<AtomicU32>,
+}
+
+impl RateGate {
+    /// Waits for a token and keeps it for the client's next request.
+    pub async fn wait_for_turn(&self) {
+        self.limiter.until_ready().await;
+        self.prepaid.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Spends a token taken by [`RateGate::wait_for_turn`], if there is one.
+fn take_prepaid(prepaid: &AtomicU32) -> bool {
+    prepaid
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+        .is_ok()
 }
 
 impl<S> Layer<S> for RateLimitLayer {
@@ -165,6 +213,7 @@ impl<S> Layer<S> for RateLimitLayer {
         RateLimited {
             inner,
             limiter: self.limiter.clone(),
+            prepaid: self.prepaid.clone(),
             waiting: None,
             permitted: false,
         }
@@ -176,6 +225,7 @@ impl<S> Layer<S> for RateLimitLayer {
 pub struct RateLimited<S> {
     inner: S,
     limiter: Arc<DefaultDirectRateLimiter>,
+    prepaid: Arc<AtomicU32>,
     waiting: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     permitted: bool,
 }
@@ -189,6 +239,11 @@ where
     type Future = S::Future;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        if !self.permitted && take_prepaid(&self.prepaid) {
+            // A wait for the bucket that is under way gives up without taking a token.
+            self.waiting = None;
+            self.permitted = true;
+        }
         if !self.permitted {
             let limiter = &self.limiter;
             let wait = self.waiting.get_or_insert_with(|| {
@@ -282,5 +337,31 @@ mod tests {
         let elapsed = start.elapsed();
         assert!(elapsed >= Duration::from_millis(80), "took {elapsed:?}");
         assert!(elapsed < Duration::from_millis(1000), "took {elapsed:?}");
+    }
+
+    #[tokio::test]
+    async fn a_token_taken_at_the_gate_pays_for_the_next_request() {
+        let layer = RateLimitLayer::new(RateLimit {
+            qps: 10.0,
+            burst: 1,
+        });
+        let gate = layer.gate();
+        let mut service = layer.layer(tower::service_fn(
+            |n: u32| async move { Ok::<_, Infallible>(n) },
+        ));
+        let start = Instant::now();
+        // The burst's token, taken at the gate, then spent by a request without waiting.
+        gate.wait_for_turn().await;
+        assert_eq!(service.ready().await.unwrap().call(1).await.unwrap(), 1);
+        assert!(start.elapsed() < Duration::from_millis(50));
+        // The next request waits for a fresh token: the gate's was not counted twice.
+        assert_eq!(service.ready().await.unwrap().call(2).await.unwrap(), 2);
+        assert!(start.elapsed() >= Duration::from_millis(90));
+        // A token taken at the gate ahead of time is waited for there, not again.
+        gate.wait_for_turn().await;
+        let before = Instant::now();
+        assert!(before - start >= Duration::from_millis(190));
+        assert_eq!(service.ready().await.unwrap().call(3).await.unwrap(), 3);
+        assert!(before.elapsed() < Duration::from_millis(50));
     }
 }

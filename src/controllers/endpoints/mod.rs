@@ -30,6 +30,7 @@ use kube::{Api, Client};
 use crate::api::{MiniEndpoints, MiniService};
 use crate::controllers::backoff::Backoff;
 use crate::controllers::driver;
+use crate::runtime::client::RateGate;
 use crate::runtime::events::EventRecorder;
 use crate::runtime::informer::{Cache, Informer};
 
@@ -46,6 +47,8 @@ pub type CachedService = DeserializeGuard<MiniService>;
 /// What every sync needs.
 pub struct Context {
     pub client: Client,
+    /// Taken before a write is planned, so that the write carries every change until then.
+    pub gate: Option<RateGate>,
     pub services: Arc<Cache<MiniService>>,
     pub pods: Arc<Cache<Pod>>,
     pub endpoints: Arc<Cache<MiniEndpoints>>,
@@ -89,6 +92,7 @@ impl EndpointsController {
     /// informers run. `namespace` sets the scope: one namespace, or all when None.
     pub fn new(
         client: Client,
+        gate: Option<RateGate>,
         namespace: Option<&str>,
         events: EventRecorder,
         pods: &mut Informer<Pod>,
@@ -118,6 +122,7 @@ impl EndpointsController {
         let endpoints_api = driver::scoped(&client, namespace);
         let context = Arc::new(Context {
             client,
+            gate,
             services: services_cache,
             pods: pods.cache(),
             endpoints: endpoints.cache(),

@@ -7,6 +7,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::channel::mpsc::UnboundedReceiver;
 use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ListParams, PostParams, Preconditions};
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
@@ -50,37 +51,52 @@ async fn sync(svc: &MiniService, ctx: &Context) -> Result<Action, Error> {
         // Without a selector the MiniEndpoints is the user's.
         return Ok(Action::await_change());
     };
-    let pods: Vec<_> = ctx
-        .pods
-        .list(&namespace)
-        .into_iter()
-        .filter(|p| selects(Some(selector), p.labels()))
-        .collect();
-    // Computed on every sync, so the tracker moves on even when nothing is written.
-    let trigger_time = ctx
-        .trigger_times
-        .compute(&key, svc, pods.iter().map(|p| &**p));
-    let desired = plan::desired_subsets(svc, pods.iter().map(|p| &**p));
+    // At the rate limit, the write is planned only once its token is held (see RateGate):
+    // the first plan says whether to wait, the second, made after it, is written.
+    let mut waited = ctx.gate.is_none();
+    let mut trigger_time = None;
+    let (desired, current, next) = loop {
+        let pods: Vec<_> = ctx
+            .pods
+            .list(&namespace)
+            .into_iter()
+            .filter(|p| selects(Some(selector), p.labels()))
+            .collect();
+        // Computed on every sync, so the tracker moves on even when nothing is written; the
+        // earliest change either plan saw is the write's trigger.
+        let computed = ctx
+            .trigger_times
+            .compute(&key, svc, pods.iter().map(|p| &**p));
+        trigger_time = earliest(trigger_time, computed);
+        let desired = plan::desired_subsets(svc, pods.iter().map(|p| &**p));
 
-    let current = ctx.endpoints.get(&namespace, &name);
-    if let Some(current) = &current {
-        let stale = ctx.stale.lock().expect("stale lock").get(&key).cloned();
-        if stale.is_some() && stale == current.resource_version() {
-            return Err(Error::StaleCache {
-                key,
-                version: stale.unwrap_or_default(),
-            });
+        let current = ctx.endpoints.get(&namespace, &name);
+        if let Some(current) = &current {
+            let stale = ctx.stale.lock().expect("stale lock").get(&key).cloned();
+            if stale.is_some() && stale == current.resource_version() {
+                return Err(Error::StaleCache {
+                    key,
+                    version: stale.unwrap_or_default(),
+                });
+            }
         }
-    }
-    let Some(next) = plan::plan(
-        svc,
-        &desired,
-        current.as_deref(),
-        trigger_time,
-        CONTROLLER_NAME,
-    ) else {
-        tracing::trace!("endpoints are equal, skipping update");
-        return Ok(Action::await_change());
+        let Some(next) = plan::plan(
+            svc,
+            &desired,
+            current.as_deref(),
+            trigger_time,
+            CONTROLLER_NAME,
+        ) else {
+            tracing::trace!("endpoints are equal, skipping update");
+            return Ok(Action::await_change());
+        };
+        match &ctx.gate {
+            Some(gate) if !waited => {
+                gate.wait_for_turn().await;
+                waited = true;
+            }
+            _ => break (desired, current, next),
+        }
     };
     tracing::debug!(
         ready = desired.ready,
@@ -128,6 +144,13 @@ async fn sync(svc: &MiniService, ctx: &Context) -> Result<Action, Error> {
         return Err(error.into());
     }
     Ok(Action::await_change())
+}
+
+fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// Removes the MiniEndpoints named in `requests` when their MiniService is gone; at the start,

@@ -41,6 +41,7 @@ use kube::runtime::watcher;
 use crate::api::MiniService;
 use crate::controllers::backoff::Backoff;
 use crate::controllers::driver;
+use crate::runtime::client::RateGate;
 use crate::runtime::events::EventRecorder;
 use crate::runtime::informer::{Cache, Informer};
 
@@ -67,6 +68,8 @@ pub type CachedService = DeserializeGuard<MiniService>;
 /// What every sync needs.
 pub struct Context {
     pub client: Client,
+    /// Taken before slice writes are planned, so that they carry every change until then.
+    pub gate: Option<RateGate>,
     pub pods: Arc<Cache<Pod>>,
     pub nodes: Arc<Cache<Node>>,
     pub services: Arc<Cache<Service>>,
@@ -110,6 +113,7 @@ impl EndpointSliceController {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         client: Client,
+        gate: Option<RateGate>,
         namespace: Option<&str>,
         events: EventRecorder,
         pods: &mut Informer<Pod>,
@@ -142,6 +146,7 @@ impl EndpointSliceController {
         )));
         let context = Arc::new(Context {
             client,
+            gate,
             pods: pods.cache(),
             nodes: nodes.cache(),
             services: services.cache(),

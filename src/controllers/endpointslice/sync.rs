@@ -133,6 +133,51 @@ async fn sync(mini: &MiniService, ctx: &Context) -> Result<Action, Error> {
     let Some(selector) = mini.spec.selector.as_ref() else {
         return Ok(Action::requeue(RESYNC));
     };
+    let slices_api: Api<EndpointSlice> = Api::namespaced(ctx.client.clone(), &namespace);
+    // At the rate limit, slice writes are planned only once a token is held (see RateGate):
+    // the first plan says whether to wait, the second, made after it, is written.
+    let mut waited = ctx.gate.is_none();
+    let (slices, plan) = loop {
+        let (slices, plan) = plan_slices(mini, selector, &current, ctx)?;
+        match &ctx.gate {
+            Some(gate) if !waited && !plan.is_empty() => {
+                gate.wait_for_turn().await;
+                waited = true;
+            }
+            _ => break (slices, plan),
+        }
+    };
+    if !plan.is_empty() {
+        tracing::info!(
+            service = %name,
+            create = plan.create.len(),
+            update = plan.update.len(),
+            delete = plan.delete.len(),
+            "writing EndpointSlices"
+        );
+    }
+    if let Err(error) = execute(&slices_api, &current, &slices, &plan, &ctx.tracker).await {
+        return Err(failed(mini, ctx, "FailedToUpdateEndpointSlices", error));
+    }
+    if !plan.skipped.is_empty() {
+        // Upstream: the rest is written, then the sync fails so that it is retried.
+        return Err(Error::Sync(format!(
+            "skipped pods {:?}: their nodes are not known yet",
+            plan.skipped
+        )));
+    }
+    Ok(Action::requeue(RESYNC))
+}
+
+/// The service's slices in the cache and what to write to them, from the cached pods and
+/// nodes; refused while the cache is behind this controller's own writes.
+fn plan_slices(
+    mini: &MiniService,
+    selector: &std::collections::BTreeMap<String, String>,
+    current: &Service,
+    ctx: &Context,
+) -> Result<(Vec<EndpointSlice>, reconciler::Plan), Error> {
+    let namespace = mini.namespace().unwrap_or_default();
     let pods: Vec<std::sync::Arc<Pod>> = ctx
         .pods
         .list(&namespace)
@@ -140,8 +185,7 @@ async fn sync(mini: &MiniService, ctx: &Context) -> Result<Action, Error> {
         .filter(|p| super::handler::selects(Some(selector), p.labels()))
         .collect();
     let pods: Vec<&Pod> = pods.iter().map(|p| &**p).collect();
-    let slices_api: Api<EndpointSlice> = Api::namespaced(ctx.client.clone(), &namespace);
-    let service_key = (namespace.clone(), name.clone());
+    let service_key = (namespace.clone(), current.name_any());
     let cached = ctx.slices.list(&namespace);
     // Upstream `dropEndpointSlicesPendingDeletion`.
     let slices: Vec<&EndpointSlice> = cached
@@ -166,33 +210,14 @@ async fn sync(mini: &MiniService, ctx: &Context) -> Result<Action, Error> {
     };
     let slices: Vec<EndpointSlice> = slices.into_iter().cloned().collect();
     let plan = reconciler::reconcile(
-        &current,
+        current,
         &pods,
         &node,
         &slices,
         ctx.max_endpoints_per_slice,
         MANAGED_BY,
     );
-    if !plan.is_empty() {
-        tracing::info!(
-            service = %name,
-            create = plan.create.len(),
-            update = plan.update.len(),
-            delete = plan.delete.len(),
-            "writing EndpointSlices"
-        );
-    }
-    if let Err(error) = execute(&slices_api, &current, &slices, &plan, &ctx.tracker).await {
-        return Err(failed(mini, ctx, "FailedToUpdateEndpointSlices", error));
-    }
-    if !plan.skipped.is_empty() {
-        // Upstream: the rest is written, then the sync fails so that it is retried.
-        return Err(Error::Sync(format!(
-            "skipped pods {:?}: their nodes are not known yet",
-            plan.skipped
-        )));
-    }
-    Ok(Action::requeue(RESYNC))
+    Ok((slices, plan))
 }
 
 /// Upstream `finalize`: creates (not for a Service being deleted), then updates, then
