@@ -199,6 +199,24 @@ impl RateGate {
     }
 }
 
+/// Plans with `plan`; when the plan has something to write (`writes`) and the client has a
+/// gate, waits there for the write's token and plans again, so that the plan sent is made
+/// from the caches as they are once it can be sent.
+pub async fn plan_at_turn<T, E>(
+    gate: Option<&RateGate>,
+    mut plan: impl FnMut() -> Result<T, E>,
+    writes: impl Fn(&T) -> bool,
+) -> Result<T, E> {
+    let first = plan()?;
+    match gate {
+        Some(gate) if writes(&first) => {
+            gate.wait_for_turn().await;
+            plan()
+        }
+        _ => Ok(first),
+    }
+}
+
 /// Spends a token taken by [`RateGate::wait_for_turn`], if there is one.
 fn take_prepaid(prepaid: &AtomicU32) -> bool {
     prepaid

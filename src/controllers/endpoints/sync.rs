@@ -1,6 +1,7 @@
 //! One sync of a MiniService (upstream `syncService`), and the removal of the MiniEndpoints of
 //! MiniServices that are gone.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use super::plan;
 use super::{CONTROLLER_NAME, Context, Error, selects};
 use crate::api::service::ServiceType;
 use crate::api::{MiniEndpoints, MiniService};
-use crate::runtime::api_error;
+use crate::runtime::{api_error, client};
 
 /// [`sync`] as the driver calls it.
 pub fn sync_boxed<'a>(
@@ -51,52 +52,18 @@ async fn sync(svc: &MiniService, ctx: &Context) -> Result<Action, Error> {
         // Without a selector the MiniEndpoints is the user's.
         return Ok(Action::await_change());
     };
-    // At the rate limit, the write is planned only once its token is held (see RateGate):
-    // the first plan says whether to wait, the second, made after it, is written.
-    let mut waited = ctx.gate.is_none();
+    // At the rate limit, the write is planned once its token is held (see RateGate); the
+    // earliest change either plan saw is the write's trigger.
     let mut trigger_time = None;
-    let (desired, current, next) = loop {
-        let pods: Vec<_> = ctx
-            .pods
-            .list(&namespace)
-            .into_iter()
-            .filter(|p| selects(Some(selector), p.labels()))
-            .collect();
-        // Computed on every sync, so the tracker moves on even when nothing is written; the
-        // earliest change either plan saw is the write's trigger.
-        let computed = ctx
-            .trigger_times
-            .compute(&key, svc, pods.iter().map(|p| &**p));
-        trigger_time = earliest(trigger_time, computed);
-        let desired = plan::desired_subsets(svc, pods.iter().map(|p| &**p));
-
-        let current = ctx.endpoints.get(&namespace, &name);
-        if let Some(current) = &current {
-            let stale = ctx.stale.lock().expect("stale lock").get(&key).cloned();
-            if stale.is_some() && stale == current.resource_version() {
-                return Err(Error::StaleCache {
-                    key,
-                    version: stale.unwrap_or_default(),
-                });
-            }
-        }
-        let Some(next) = plan::plan(
-            svc,
-            &desired,
-            current.as_deref(),
-            trigger_time,
-            CONTROLLER_NAME,
-        ) else {
-            tracing::trace!("endpoints are equal, skipping update");
-            return Ok(Action::await_change());
-        };
-        match &ctx.gate {
-            Some(gate) if !waited => {
-                gate.wait_for_turn().await;
-                waited = true;
-            }
-            _ => break (desired, current, next),
-        }
+    let planned = client::plan_at_turn(
+        ctx.gate.as_ref(),
+        || plan_write(svc, selector, &key, &mut trigger_time, ctx),
+        Option::is_some,
+    )
+    .await?;
+    let Some((desired, current, next)) = planned else {
+        tracing::trace!("endpoints are equal, skipping update");
+        return Ok(Action::await_change());
     };
     tracing::debug!(
         ready = desired.ready,
@@ -146,11 +113,50 @@ async fn sync(svc: &MiniService, ctx: &Context) -> Result<Action, Error> {
     Ok(Action::await_change())
 }
 
-fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+/// The pods' subsets, the cached MiniEndpoints and the MiniEndpoints to write in its place.
+type Write = (plan::Desired, Option<Arc<MiniEndpoints>>, MiniEndpoints);
+
+/// The pods' subsets, the cached MiniEndpoints and what to write in its place (None when
+/// they are equal); refused while the cache holds a version this controller replaced.
+fn plan_write(
+    svc: &MiniService,
+    selector: &BTreeMap<String, String>,
+    key: &str,
+    trigger_time: &mut Option<Timestamp>,
+    ctx: &Context,
+) -> Result<Option<Write>, Error> {
+    let (namespace, name) = (svc.namespace().unwrap_or_default(), svc.name_any());
+    let pods: Vec<_> = ctx
+        .pods
+        .list(&namespace)
+        .into_iter()
+        .filter(|p| selects(Some(selector), p.labels()))
+        .collect();
+    // Computed on every sync, so the tracker moves on even when nothing is written.
+    let computed = ctx
+        .trigger_times
+        .compute(key, svc, pods.iter().map(|p| &**p));
+    *trigger_time = (*trigger_time).into_iter().chain(computed).min();
+    let desired = plan::desired_subsets(svc, pods.iter().map(|p| &**p));
+
+    let current = ctx.endpoints.get(&namespace, &name);
+    if let Some(current) = &current {
+        let stale = ctx.stale.lock().expect("stale lock").get(key).cloned();
+        if stale.is_some() && stale == current.resource_version() {
+            return Err(Error::StaleCache {
+                key: key.to_owned(),
+                version: stale.unwrap_or_default(),
+            });
+        }
     }
+    let next = plan::plan(
+        svc,
+        &desired,
+        current.as_deref(),
+        *trigger_time,
+        CONTROLLER_NAME,
+    );
+    Ok(next.map(|next| (desired, current, next)))
 }
 
 /// Removes the MiniEndpoints named in `requests` when their MiniService is gone; at the start,

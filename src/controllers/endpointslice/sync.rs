@@ -15,7 +15,7 @@ use super::tracker::{self, EndpointSliceTracker};
 use super::{CONTROLLER_NAME, Context, Error, MANAGED_BY, NAME_TAKEN_RECHECK, RESYNC};
 use crate::api::MiniService;
 use crate::api::service::ServiceType;
-use crate::runtime::api_error;
+use crate::runtime::{api_error, client};
 
 /// [`sync`] as the driver calls it.
 pub fn sync_boxed<'a>(
@@ -134,19 +134,13 @@ async fn sync(mini: &MiniService, ctx: &Context) -> Result<Action, Error> {
         return Ok(Action::requeue(RESYNC));
     };
     let slices_api: Api<EndpointSlice> = Api::namespaced(ctx.client.clone(), &namespace);
-    // At the rate limit, slice writes are planned only once a token is held (see RateGate):
-    // the first plan says whether to wait, the second, made after it, is written.
-    let mut waited = ctx.gate.is_none();
-    let (slices, plan) = loop {
-        let (slices, plan) = plan_slices(mini, selector, &current, ctx)?;
-        match &ctx.gate {
-            Some(gate) if !waited && !plan.is_empty() => {
-                gate.wait_for_turn().await;
-                waited = true;
-            }
-            _ => break (slices, plan),
-        }
-    };
+    // At the rate limit, slice writes are planned once a token is held (see RateGate).
+    let (slices, plan) = client::plan_at_turn(
+        ctx.gate.as_ref(),
+        || plan_slices(mini, selector, &current, ctx),
+        |(_, plan)| !plan.is_empty(),
+    )
+    .await?;
     if !plan.is_empty() {
         tracing::info!(
             service = %name,
