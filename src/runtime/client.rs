@@ -4,16 +4,15 @@
 //! the same limits is what makes a comparison with the built-in controllers fair.
 
 use std::future::Future;
-use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use kube::client::ClientBuilder;
 use kube::{Client, Config};
+use leaky_bucket::RateLimiter;
 use tower::{Layer, Service};
 
 /// Client-side request rate limit: a token bucket refilled at `qps`, holding `burst` tokens.
@@ -44,11 +43,18 @@ impl RateLimit {
         })
     }
 
-    fn quota(&self) -> Quota {
-        let period = Duration::from_secs_f64(1.0 / self.qps);
-        Quota::with_period(period)
-            .expect("a positive QPS gives a non-zero period")
-            .allow_burst(NonZeroU32::new(self.burst).expect("burst is at least 1"))
+    /// The bucket, full at the start as client-go's. It serves waiters in the order they
+    /// came, as client-go's limiter (x/time/rate reservations) does: with several workers
+    /// waiting, none is overtaken again and again.
+    fn bucket(&self) -> RateLimiter {
+        let burst = self.burst as usize;
+        RateLimiter::builder()
+            .initial(burst)
+            .max(burst)
+            .refill(1)
+            .interval(Duration::from_secs_f64(1.0 / self.qps))
+            .fair(true)
+            .build()
     }
 }
 
@@ -159,14 +165,14 @@ fn verb<B>(request: &http::Request<B>) -> &'static str {
 /// A tower layer that makes every request wait for a token of a shared bucket.
 #[derive(Clone)]
 pub struct RateLimitLayer {
-    limiter: Arc<DefaultDirectRateLimiter>,
+    limiter: Arc<RateLimiter>,
     prepaid: Arc<AtomicU32>,
 }
 
 impl RateLimitLayer {
     pub fn new(limit: RateLimit) -> Self {
         Self {
-            limiter: Arc::new(RateLimiter::direct(limit.quota())),
+            limiter: Arc::new(limit.bucket()),
             prepaid: Arc::default(),
         }
     }
@@ -187,14 +193,14 @@ impl RateLimitLayer {
 /// still costs exactly one token.
 #[derive(Clone)]
 pub struct RateGate {
-    limiter: Arc<DefaultDirectRateLimiter>,
+    limiter: Arc<RateLimiter>,
     prepaid: Arc<AtomicU32>,
 }
 
 impl RateGate {
     /// Waits for a token and keeps it for the client's next request.
     pub async fn wait_for_turn(&self) {
-        self.limiter.until_ready().await;
+        self.limiter.acquire_one().await;
         self.prepaid.fetch_add(1, Ordering::AcqRel);
     }
 }
@@ -242,7 +248,7 @@ impl<S> Layer<S> for RateLimitLayer {
 /// client drives it through a buffer, so requests queue in order while they wait.
 pub struct RateLimited<S> {
     inner: S,
-    limiter: Arc<DefaultDirectRateLimiter>,
+    limiter: Arc<RateLimiter>,
     prepaid: Arc<AtomicU32>,
     waiting: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     permitted: bool,
@@ -258,16 +264,15 @@ where
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         if !self.permitted && take_prepaid(&self.prepaid) {
-            // A wait for the bucket that is under way gives up without taking a token.
+            // A wait for the bucket that is under way gives up its place without taking a token.
             self.waiting = None;
             self.permitted = true;
         }
         if !self.permitted {
             let limiter = &self.limiter;
-            let wait = self.waiting.get_or_insert_with(|| {
-                let limiter = limiter.clone();
-                Box::pin(async move { limiter.until_ready().await })
-            });
+            let wait = self
+                .waiting
+                .get_or_insert_with(|| Box::pin(limiter.clone().acquire_owned(1)));
             ready!(wait.as_mut().poll(cx));
             self.waiting = None;
             self.permitted = true;
@@ -381,5 +386,31 @@ mod tests {
         assert!(before - start >= Duration::from_millis(190));
         assert_eq!(service.ready().await.unwrap().call(3).await.unwrap(), 3);
         assert!(before.elapsed() < Duration::from_millis(50));
+    }
+
+    #[tokio::test]
+    async fn waiters_at_the_gate_are_served_in_the_order_they_came() {
+        let layer = RateLimitLayer::new(RateLimit {
+            qps: 100.0,
+            burst: 1,
+        });
+        let gate = layer.gate();
+        gate.wait_for_turn().await; // the burst's token: from here on every waiter waits
+        let (served, mut order) = tokio::sync::mpsc::unbounded_channel();
+        for n in 0..8u32 {
+            let (gate, served) = (gate.clone(), served.clone());
+            tokio::spawn(async move {
+                gate.wait_for_turn().await;
+                served.send(n).unwrap();
+            });
+            // Each waiter is queued before the next one comes.
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        drop(served);
+        let mut seen = Vec::new();
+        while let Some(n) = order.recv().await {
+            seen.push(n);
+        }
+        assert_eq!(seen, (0..8).collect::<Vec<_>>());
     }
 }
