@@ -10,3 +10,4 @@ pub mod leader;
 pub mod metrics;
 pub mod shutdown;
 pub mod telemetry;
+pub mod token_bucket;
