@@ -15,7 +15,7 @@ use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, Semaphore};
 
 use super::cache::Cache;
 use super::queue::Queue;
@@ -74,7 +74,16 @@ struct Shared {
     /// Woken when the queue may have a pod to pop.
     wake: Notify,
     name: String,
+    /// Bindings in flight. kube-scheduler binds each pod in a goroutine of its own, without a
+    /// bound, over HTTP/2 connections that carry hundreds of requests each; this client speaks
+    /// HTTP/1.1, one connection per request in flight, so an unbounded burst would open one
+    /// connection (and its TLS buffers) per pod: 5000 for 5000 pods waiting.
+    bindings: Semaphore,
 }
+
+/// Bindings in flight at once: enough to keep the API server busy (a binder with no logic
+/// binds as fast with 8), few enough to keep a handful of connections.
+const BINDINGS_IN_FLIGHT: usize = 16;
 
 fn key(pod: &Pod) -> String {
     format!("{}/{}", pod.namespace().unwrap_or_default(), pod.name_any())
@@ -215,6 +224,7 @@ pub async fn run(
         queue: Mutex::default(),
         wake: Notify::new(),
         name: options.name.clone(),
+        bindings: Semaphore::new(BINDINGS_IN_FLIGHT),
     });
     let mut pods: Informer<Pod> = Informer::new(
         Api::all(informer_client.clone()),
@@ -409,9 +419,11 @@ async fn bind(
         "target": {"apiVersion": "v1", "kind": "Node", "name": node},
     });
     let api: Api<Pod> = Api::namespaced(client, &namespace);
+    let in_flight = shared.bindings.acquire().await.expect("never closed");
     let result: Result<serde_json::Value, _> = api
         .create_subresource("binding", &pod.name_any(), &PostParams::default(), &binding)
         .await;
+    drop(in_flight);
     match result {
         Ok(_) => {
             shared.queue.lock().expect("queue lock").done(&key);
