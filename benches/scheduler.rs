@@ -4,10 +4,14 @@
 //!
 //! Each phase creates the same mix of unassigned pods (100m CPU, 128Mi each; 60% plain, 20%
 //! spread over zones with maxSkew 1, 20% with required anti-affinity on hostname within
-//! groups of 10) through an unlimited client, as fast as it can, and measures pods/s from the
-//! first pod created to the last one seen bound, and how evenly the nodes' CPU was requested.
+//! groups of 10), then starts its scheduler (a kube-scheduler of the bench's own, with the
+//! default profile; minik8s-scheduler; the binder), so that every scheduler finds the same
+//! 5000 pending pods. It measures pods/s from the first binding to the last, the start-up
+//! (start to first binding), how evenly the nodes' CPU was requested, and the resident memory
+//! of the scheduler's process, fresh for each phase.
 //!
-//!   --setting limited|unlimited   run against the cluster in KUBECONFIG
+//!   --setting limited|unlimited|unlimited-1000   run against the cluster in KUBECONFIG (the
+//!                                                last one names the 1000-node cluster)
 //!   --summary                     print the table of every setting measured
 //!
 //! MINIK8S_BENCH_SCHEDULER_PODS changes the number of pods of each phase (default 5000).
@@ -46,10 +50,16 @@ const HOSTNAME: &str = "kubernetes.io/hostname";
 #[derive(Debug, Serialize, Deserialize)]
 struct Phase {
     name: String,
+    /// From the scheduler's start to its first binding: its start-up and first list.
+    startup_seconds: f64,
+    /// From the first binding to the last.
     seconds: f64,
     pods_per_second: f64,
     /// Standard deviation over nodes of the fraction of node CPU requested by the pods.
     balance: f64,
+    /// Resident memory of the scheduler's process once all its pods are bound (None for the
+    /// binder, which runs inside the bench).
+    rss_mib: Option<f64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -58,8 +68,8 @@ struct Result {
     pods: usize,
     nodes: usize,
     zones: usize,
-    /// Client limit of minik8s-scheduler and of the binder (kube-scheduler: its own
-    /// defaults, or kwokctl's --disable-qps-limits); None when unlimited.
+    /// Client limit of every phase's scheduler; None when unlimited (kube-scheduler: kwokctl's
+    /// unlimited figures, 5000 QPS / burst 10000).
     qps: Option<f64>,
     burst: Option<u32>,
     /// kube-scheduler, minik8s-scheduler, ceiling.
@@ -67,21 +77,21 @@ struct Result {
     /// minik8s / kube-scheduler, and minik8s / ceiling, in pods/s.
     ratio_kube: f64,
     ratio_ceiling: f64,
-    /// Resident memory at the end of each scheduler's phase, all its pods bound.
-    kube_scheduler_rss_mib: f64,
-    minik8s_scheduler_rss_mib: f64,
 }
+
+/// The settings this bench is run in, in the order of its table.
+const SETTINGS: [&str; 3] = ["limited", "unlimited", "unlimited-1000"];
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let Some(setting) = common::setting_arg()? else {
-        print_table(&common::load::<Result>("scheduler")?);
+        print_table(&common::load_settings::<Result>("scheduler", &SETTINGS)?);
         return Ok(());
     };
     let limit = match setting.as_str() {
         "limited" => RateLimit::new(RateLimit::SCHEDULER.qps, RateLimit::SCHEDULER.burst),
-        "unlimited" => None,
-        other => bail!("unknown setting {other}"),
+        "unlimited" | "unlimited-1000" => None,
+        other => bail!("unknown setting {other}: one of {SETTINGS:?}"),
     };
     let pods = match std::env::var("MINIK8S_BENCH_SCHEDULER_PODS") {
         Ok(n) => n.parse().context("MINIK8S_BENCH_SCHEDULER_PODS")?,
@@ -103,23 +113,18 @@ async fn main() -> anyhow::Result<()> {
         zones.len()
     );
 
-    let kube = phase(&client, "default-scheduler", pods, &nodes).await?;
-    let kube_scheduler_rss_mib = common::kube_scheduler_rss_mib()?;
-    delete_pods(&client).await?;
-
-    let mut scheduler = start_scheduler(limit).await?;
-    let mini = phase(&client, minik8s::scheduler::SCHEDULER_NAME, pods, &nodes).await;
-    let minik8s_scheduler_rss_mib = common::rss_mib(scheduler.id());
-    scheduler.kill()?;
-    let _ = scheduler.wait();
-    let (mini, minik8s_scheduler_rss_mib) = (mini?, minik8s_scheduler_rss_mib?);
-    delete_pods(&client).await?;
-
-    let binder = tokio::spawn(bind_round_robin(client::build(limit).await?, node_names));
-    let ceiling = phase(&client, BINDER, pods, &nodes).await;
-    binder.abort();
-    let ceiling = ceiling?;
-
+    let mut phases = Vec::new();
+    for placer in [
+        Placer::KubeScheduler,
+        Placer::Minik8s,
+        Placer::Binder(node_names.clone()),
+    ] {
+        phases.push(phase(&client, placer, limit, pods, &nodes).await?);
+        delete_pods(&client).await?;
+    }
+    let [kube, mini, ceiling] = &phases[..] else {
+        unreachable!("three phases")
+    };
     let result = Result {
         setting: setting.clone(),
         pods,
@@ -129,14 +134,78 @@ async fn main() -> anyhow::Result<()> {
         burst: limit.map(|l| l.burst),
         ratio_kube: mini.pods_per_second / kube.pods_per_second,
         ratio_ceiling: mini.pods_per_second / ceiling.pods_per_second,
-        phases: vec![kube, mini, ceiling],
-        kube_scheduler_rss_mib,
-        minik8s_scheduler_rss_mib,
+        phases,
     };
     let path = common::save("scheduler", &setting, &result)?;
     print_table(&[result]);
     eprintln!("[bench] wrote {}", path.display());
-    delete_pods(&client).await
+    Ok(())
+}
+
+/// What places a phase's pods. Each is started only once all the phase's pods wait, so that
+/// the time measured is placing, not keeping up with the bench's creations.
+enum Placer {
+    /// A kube-scheduler of the bench's own, with the default profile named
+    /// [`KUBE_SCHEDULER_NAME`], so that the cluster's kube-scheduler leaves its pods alone.
+    KubeScheduler,
+    Minik8s,
+    /// The ceiling: a binder with no logic, round-robin over these nodes.
+    Binder(Vec<String>),
+}
+
+const KUBE_SCHEDULER_NAME: &str = "bench-kube-scheduler";
+
+/// A started placer: a process of its own, or a task of the bench.
+enum Running {
+    Process(Child),
+    Task(tokio::task::JoinHandle<()>),
+}
+
+impl Placer {
+    fn scheduler_name(&self) -> &'static str {
+        match self {
+            Placer::KubeScheduler => KUBE_SCHEDULER_NAME,
+            Placer::Minik8s => minik8s::scheduler::SCHEDULER_NAME,
+            Placer::Binder(_) => BINDER,
+        }
+    }
+
+    async fn start(self, limit: Option<RateLimit>) -> anyhow::Result<Running> {
+        Ok(match self {
+            Placer::KubeScheduler => Running::Process(start_kube_scheduler(limit)?),
+            Placer::Minik8s => Running::Process(start_scheduler(limit).await?),
+            Placer::Binder(nodes) => Running::Task(tokio::spawn(bind_round_robin(
+                client::build(limit).await?,
+                nodes,
+            ))),
+        })
+    }
+}
+
+impl Running {
+    fn rss_mib(&self) -> anyhow::Result<Option<f64>> {
+        match self {
+            Running::Process(child) => common::rss_mib(child.id()).map(Some),
+            Running::Task(_) => Ok(None),
+        }
+    }
+
+    fn exited(&mut self) -> anyhow::Result<Option<String>> {
+        match self {
+            Running::Process(child) => Ok(child.try_wait()?.map(|status| status.to_string())),
+            Running::Task(task) => Ok(task.is_finished().then(|| "finished".to_string())),
+        }
+    }
+
+    fn stop(self) {
+        match self {
+            Running::Process(mut child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            Running::Task(task) => task.abort(),
+        }
+    }
 }
 
 /// Pod `i` of a phase. Of every ten, pods 6 and 7 are spread over zones (groups of about
@@ -172,17 +241,25 @@ fn pod(scheduler: &str, pods: usize, i: usize) -> anyhow::Result<Pod> {
     )?)
 }
 
-/// Creates `pods` pods for `scheduler` and waits until all are bound.
+/// Pods seen bound: name → node, and when the first and the last of them were seen.
+#[derive(Clone, Default)]
+struct Bindings {
+    nodes: HashMap<String, String>,
+    first: Option<Instant>,
+    last: Option<Instant>,
+}
+
+/// Creates `pods` pods for the placer, then starts it and waits until all are bound.
 async fn phase(
     client: &Client,
-    scheduler: &str,
+    placer: Placer,
+    limit: Option<RateLimit>,
     pods: usize,
     nodes: &[Node],
 ) -> anyhow::Result<Phase> {
+    let scheduler = placer.scheduler_name();
     let api: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
-    // pod name → node, for the pods seen bound; and when the last one was.
-    let bound: Arc<Mutex<(HashMap<String, String>, Instant)>> =
-        Arc::new(Mutex::new((HashMap::new(), Instant::now())));
+    let bound: Arc<Mutex<Bindings>> = Arc::default();
     let (listed_tx, listed) = tokio::sync::oneshot::channel();
     let watch = {
         let config = watcher::Config::default().labels(&format!("phase={scheduler}"));
@@ -195,8 +272,10 @@ async fn phase(
                     Ok(watcher::Event::Apply(p) | watcher::Event::InitApply(p)) => {
                         if let Some(node) = p.spec.as_ref().and_then(|s| s.node_name.clone()) {
                             let mut bound = bound.lock().unwrap();
-                            if bound.0.insert(p.name_any(), node).is_none() {
-                                bound.1 = Instant::now();
+                            if bound.nodes.insert(p.name_any(), node).is_none() {
+                                let now = Instant::now();
+                                bound.first.get_or_insert(now);
+                                bound.last = Some(now);
                             }
                         }
                     }
@@ -212,8 +291,8 @@ async fn phase(
     };
     listed.await.context("the pod watch ended before listing")?;
 
-    eprintln!("[bench]   {scheduler}: creating {pods} pods");
-    let start = Instant::now();
+    eprintln!("[bench]   {scheduler}: creating {pods} pods, its scheduler not yet started");
+    let creating = Instant::now();
     futures::stream::iter(0..pods)
         .map(|i| {
             let api = api.clone();
@@ -227,48 +306,75 @@ async fn phase(
         .try_for_each(|_| async { Ok(()) })
         .await?;
     eprintln!(
-        "[bench]   {scheduler}: created in {:.1} s",
-        start.elapsed().as_secs_f64()
+        "[bench]   {scheduler}: created in {:.1} s; starting its scheduler",
+        creating.elapsed().as_secs_f64()
     );
 
+    let started = Instant::now();
+    let mut running = placer.start(limit).await?;
+    let placed = wait_bound(scheduler, pods, started, &bound, &mut running).await;
+    let rss_mib = running.rss_mib();
+    running.stop();
+    watch.abort();
+    let (placed, rss_mib) = (placed?, rss_mib?);
+    let (Some(first), Some(last)) = (placed.first, placed.last) else {
+        bail!("{scheduler}: no pod bound");
+    };
+    let seconds = last.duration_since(first).as_secs_f64();
+    let result = Phase {
+        name: scheduler.into(),
+        startup_seconds: first.duration_since(started).as_secs_f64(),
+        seconds,
+        pods_per_second: pods as f64 / seconds,
+        balance: balance(nodes, &placed.nodes),
+        rss_mib,
+    };
+    eprintln!(
+        "[bench]   {scheduler}: first bound {:.1} s after its start, all {pods} {seconds:.1} s \
+         later ({:.0} pods/s), balance {:.4}, {}",
+        result.startup_seconds,
+        result.pods_per_second,
+        result.balance,
+        rss_mib.map_or("in the bench".into(), |m| format!("{m:.0} MiB resident")),
+    );
+    Ok(result)
+}
+
+/// Waits until `pods` pods are bound, reporting progress every 10 s.
+async fn wait_bound(
+    scheduler: &str,
+    pods: usize,
+    started: Instant,
+    bound: &Mutex<Bindings>,
+    running: &mut Running,
+) -> anyhow::Result<Bindings> {
     let mut last_report = Instant::now();
-    let (placed, last) = loop {
+    loop {
         {
             let bound = bound.lock().unwrap();
-            if bound.0.len() >= pods {
-                break bound.clone();
+            if bound.nodes.len() >= pods {
+                return Ok(bound.clone());
             }
-            if start.elapsed() > PHASE_TIMEOUT {
-                watch.abort();
+            if started.elapsed() > PHASE_TIMEOUT {
                 bail!(
                     "{scheduler}: only {} of {pods} pods bound after {PHASE_TIMEOUT:?}",
-                    bound.0.len()
+                    bound.nodes.len()
                 );
             }
             if last_report.elapsed() > Duration::from_secs(10) {
                 eprintln!(
                     "[bench]   {scheduler}: {}/{pods} bound after {:.0} s",
-                    bound.0.len(),
-                    start.elapsed().as_secs_f64()
+                    bound.nodes.len(),
+                    started.elapsed().as_secs_f64()
                 );
                 last_report = Instant::now();
             }
         }
+        if let Some(status) = running.exited()? {
+            bail!("{scheduler}: its scheduler stopped before binding every pod: {status}");
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    watch.abort();
-    let seconds = last.duration_since(start).as_secs_f64();
-    let result = Phase {
-        name: scheduler.into(),
-        seconds,
-        pods_per_second: pods as f64 / seconds,
-        balance: balance(nodes, &placed),
-    };
-    eprintln!(
-        "[bench]   {scheduler}: {pods} bound in {seconds:.1} s ({:.0} pods/s), balance {:.4}",
-        result.pods_per_second, result.balance
-    );
-    Ok(result)
+    }
 }
 
 /// Standard deviation over nodes of the fraction of each node's CPU the pods request.
@@ -327,6 +433,36 @@ async fn delete_pods(client: &Client) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Starts a kube-scheduler of the bench's own (the binary of the local control plane, on PATH)
+/// whose only profile is the default one named [`KUBE_SCHEDULER_NAME`], at `limit` (kwokctl's
+/// unlimited figures when None), with no leader election and no serving port.
+fn start_kube_scheduler(limit: Option<RateLimit>) -> anyhow::Result<Child> {
+    let kubeconfig = std::env::var("KUBECONFIG").context("KUBECONFIG: the bench cluster")?;
+    let limit = limit.unwrap_or(RateLimit {
+        qps: 5000.0,
+        burst: 10000,
+    });
+    let config =
+        std::env::temp_dir().join(format!("bench-kube-scheduler-{}.yaml", std::process::id()));
+    let text = format!(
+        "apiVersion: kubescheduler.config.k8s.io/v1\n\
+         kind: KubeSchedulerConfiguration\n\
+         clientConnection:\n  kubeconfig: {kubeconfig}\n  qps: {}\n  burst: {}\n\
+         leaderElection:\n  leaderElect: false\n\
+         profiles:\n- schedulerName: {KUBE_SCHEDULER_NAME}\n",
+        limit.qps, limit.burst
+    );
+    std::fs::write(&config, text)?;
+    Command::new("kube-scheduler")
+        .arg(format!("--config={}", config.display()))
+        .args(["--secure-port=0", "-v=0"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .context(
+            "kube-scheduler of the local control plane, on PATH (tests/cluster/build-binaries.sh)",
+        )
 }
 
 /// Starts minik8s-scheduler at `limit` and waits until its /readyz says its caches are full.
@@ -400,19 +536,22 @@ fn print_table(results: &[Result]) {
     println!();
     for r in results.iter().take(1) {
         println!(
-            "Scheduler — {} pods a phase (60% plain, 20% zone spread, 20% anti-affinity) on {} nodes, {} zones; pods/s from first created to last bound",
-            r.pods, r.nodes, r.zones
+            "Scheduler — {} pods a phase (60% plain, 20% zone spread, 20% anti-affinity), created before \
+             their scheduler starts; pods/s from the first binding to the last",
+            r.pods
         );
     }
     println!(
-        "{:<10} {:>8} {:>10} {:>10} {:>10} {:>9} {:>9} {:>23} {:>9} {:>9}",
+        "{:<15} {:>5} {:>9} {:>10} {:>10} {:>10} {:>9} {:>9} {:>17} {:>23} {:>9} {:>9}",
         "setting",
+        "nodes",
         "limit",
         "kube pod/s",
         "mini pod/s",
         "ceil pod/s",
         "mini/kube",
         "mini/ceil",
+        "start-up kube/mini",
         "balance kube/mini/ceil",
         "kube MiB",
         "mini MiB"
@@ -424,22 +563,26 @@ fn print_table(results: &[Result]) {
         let [kube, mini, ceiling] = &r.phases[..] else {
             continue;
         };
+        let startup = format!("{:.1}/{:.1} s", kube.startup_seconds, mini.startup_seconds);
         let balance = format!(
             "{:.3}/{:.3}/{:.3}",
             kube.balance, mini.balance, ceiling.balance
         );
+        let mib = |p: &Phase| p.rss_mib.map_or("-".into(), |m| format!("{m:.1}"));
         println!(
-            "{:<10} {:>8} {:>10.1} {:>10.1} {:>10.1} {:>9.2} {:>9.2} {:>23} {:>9.1} {:>9.1}",
+            "{:<15} {:>5} {:>9} {:>10.1} {:>10.1} {:>10.1} {:>9.2} {:>9.2} {:>17} {:>23} {:>9} {:>9}",
             r.setting,
+            r.nodes,
             limit,
             kube.pods_per_second,
             mini.pods_per_second,
             ceiling.pods_per_second,
             r.ratio_kube,
             r.ratio_ceiling,
+            startup,
             balance,
-            r.kube_scheduler_rss_mib,
-            r.minik8s_scheduler_rss_mib
+            mib(kube),
+            mib(mini)
         );
     }
 }

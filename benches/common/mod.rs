@@ -191,7 +191,15 @@ pub fn save<T: Serialize>(bench: &str, setting: &str, result: &T) -> anyhow::Res
 
 /// The results of every setting measured so far, for `--summary`.
 pub fn load<T: DeserializeOwned>(bench: &str) -> anyhow::Result<Vec<T>> {
-    let results: Vec<T> = ["limited", "unlimited"]
+    load_settings(bench, &["limited", "unlimited"])
+}
+
+/// The results of the given settings measured so far, in that order.
+pub fn load_settings<T: DeserializeOwned>(
+    bench: &str,
+    settings: &[&str],
+) -> anyhow::Result<Vec<T>> {
+    let results: Vec<T> = settings
         .iter()
         .filter_map(|setting| {
             std::fs::read_to_string(out_dir().join(format!("{bench}-{setting}.json"))).ok()
@@ -202,13 +210,4 @@ pub fn load<T: DeserializeOwned>(bench: &str) -> anyhow::Result<Vec<T>> {
         bail!("no results under {}; run `make bench`", out_dir().display());
     }
     Ok(results)
-}
-
-/// Resident memory of the cluster's kube-scheduler, in MiB.
-#[allow(dead_code)]
-pub fn kube_scheduler_rss_mib() -> anyhow::Result<f64> {
-    let pid: u32 = std::fs::read_to_string(std::env::var("MINIK8S_KUBE_SCHEDULER_PIDFILE")?)?
-        .trim()
-        .parse()?;
-    rss_mib(pid)
 }

@@ -3,7 +3,7 @@
 # plane, in two settings: (a) both at kube-controller-manager's client limits (QPS 20, burst
 # 30) and (b) both without client limits. Each setting gets a fresh cluster of its own. Then
 # minik8s-scheduler against kube-scheduler on a cluster of 500 nodes, at kube-scheduler's
-# limits (QPS 50, burst 100) and without. Results: tables on stdout, JSON under target/bench/.
+# limits (QPS 50, burst 100) and without, and without on 1000 nodes. Results: tables on stdout, JSON under target/bench/.
 #
 #   MINIK8S_BENCHES="scheduler"   run only some of the benches (default: all four)
 set -euo pipefail
@@ -25,7 +25,7 @@ export MINIK8S_BENCH_OUT="$root/target/bench"
 mkdir -p "$MINIK8S_BENCH_OUT"
 
 # Makes the fresh cluster $1 (nodes: $2, kwokctl arguments: $3) and exports KUBECONFIG and the
-# pid files of its kube-controller-manager and kube-scheduler.
+# pid file of its kube-controller-manager.
 cluster_up() {
   export MINIK8S_CLUSTER_NAME="$1" MINIK8S_NODES="$2" MINIK8S_KWOKCTL_ARGS="$3"
   # shellcheck source=env.sh
@@ -33,8 +33,7 @@ cluster_up() {
   "$here/down.sh" 2>/dev/null || true
   KUBECONFIG="$("$here/up.sh")"
   local pids="$KWOK_WORKDIR/clusters/$MINIK8S_CLUSTER_NAME/pids"
-  export KUBECONFIG MINIK8S_KCM_PIDFILE="$pids/kube-controller-manager.pid" \
-    MINIK8S_KUBE_SCHEDULER_PIDFILE="$pids/kube-scheduler.pid"
+  export KUBECONFIG MINIK8S_KCM_PIDFILE="$pids/kube-controller-manager.pid"
 }
 
 # MINIK8S_BENCHES: the benches to run (default: all of them).
@@ -55,11 +54,12 @@ run_setting() {
   return "$status"
 }
 
-# The scheduler bench wants many nodes in a few zones: a cluster of its own, 500 nodes in 10.
+# The scheduler bench wants many nodes in a few zones: a cluster of its own per setting, of
+# $3 nodes in 10 zones.
 run_scheduler_setting() {
-  local setting="$1" kwok_args="$2" status=0
+  local setting="$1" kwok_args="$2" nodes="$3" status=0
   export MINIK8S_ZONES=10
-  cluster_up "minik8s-bench-scheduler-$setting" 500 "$kwok_args"
+  cluster_up "minik8s-bench-scheduler-$setting" "$nodes" "$kwok_args"
   unset MINIK8S_ZONES
   log "setting $setting on cluster $MINIK8S_CLUSTER_NAME"
   cargo bench --locked --bench scheduler -- --setting "$setting" || status=$?
@@ -79,7 +79,8 @@ if [ ${#controllers[@]} -gt 0 ]; then
   done
 fi
 if wants scheduler; then
-  run_scheduler_setting limited ""
-  run_scheduler_setting unlimited "--disable-qps-limits"
+  run_scheduler_setting limited "" 500
+  run_scheduler_setting unlimited "--disable-qps-limits" 500
+  run_scheduler_setting unlimited-1000 "--disable-qps-limits" 1000
   cargo bench --locked --bench scheduler -- --summary
 fi

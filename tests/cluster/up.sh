@@ -63,7 +63,8 @@ kc get --raw /readyz >/dev/null || { log "kube-apiserver is not ready; see logs 
 
 log "ensuring $nodes nodes"
 "$here/nodes.sh" "$nodes" | kc apply --server-side --field-manager=minik8s-cluster -f - >/dev/null
-kc wait --for=condition=Ready node --all --timeout=60s >/dev/null
+# kwok marks nodes Ready a few hundred a minute on two cores: give big clusters the time.
+kc wait --for=condition=Ready node --all --timeout="$((60 + nodes / 4))s" >/dev/null
 
 # Pods can only be created once the service account controller has made `default`.
 for _ in $(seq 60); do
