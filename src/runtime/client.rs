@@ -43,11 +43,6 @@ impl RateLimit {
             burst: burst.max(1),
         })
     }
-
-    /// The bucket, full at the start as client-go's, serving requests in the order they came.
-    fn bucket(&self) -> TokenBucket {
-        TokenBucket::new(self.qps, self.burst)
-    }
 }
 
 /// A client for the cluster in KUBECONFIG (or the in-cluster service account), limited to
@@ -164,7 +159,7 @@ pub struct RateLimitLayer {
 impl RateLimitLayer {
     pub fn new(limit: RateLimit) -> Self {
         Self {
-            limiter: Arc::new(limit.bucket()),
+            limiter: Arc::new(TokenBucket::new(limit.qps, limit.burst)),
             prepaid: Arc::default(),
         }
     }

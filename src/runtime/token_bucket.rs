@@ -36,11 +36,12 @@ pub struct Reservation {
 impl TokenBucket {
     pub fn new(qps: f64, burst: u32) -> Self {
         let now = Instant::now();
+        let burst = f64::from(burst.max(1));
         Self {
             qps,
-            burst: f64::from(burst.max(1)),
+            burst,
             state: Mutex::new(State {
-                tokens: f64::from(burst.max(1)),
+                tokens: burst,
                 last: now,
                 last_event: now,
             }),
