@@ -53,7 +53,13 @@ pub enum Error {
     Selector(String),
 }
 
-impl crate::controllers::driver::SyncError for Error {}
+impl crate::controllers::driver::SyncError for Error {
+    /// A conflict means the sync worked from a copy that has since changed (its own earlier
+    /// write not yet in the cache, or a user's edit); the retry reads the new one.
+    fn is_expected(&self) -> bool {
+        matches!(self, Error::Api(e) if crate::controllers::claim::is_status(e, 409))
+    }
+}
 
 pub struct DeploymentController {
     watch: driver::Watch<MiniDeployment>,

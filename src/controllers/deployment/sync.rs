@@ -155,7 +155,15 @@ impl<'a> Run<'a> {
             ),
         };
         if self.d.status.as_ref() != Some(&full) {
-            let body = json!({"apiVersion": MiniDeployment::api_version(&()), "kind": MiniDeployment::kind(&()), "status": full});
+            // The resourceVersion this sync read is a precondition, as upstream's UpdateStatus
+            // of its cached copy is: a sync that ran on a stale copy must not write a status
+            // worked out from it (it fails with a conflict and the key is synced again).
+            let body = json!({
+                "apiVersion": MiniDeployment::api_version(&()),
+                "kind": MiniDeployment::kind(&()),
+                "metadata": {"resourceVersion": self.d.resource_version()},
+                "status": full
+            });
             let written = self
                 .deployments
                 .patch_status(
@@ -165,6 +173,7 @@ impl<'a> Run<'a> {
                 )
                 .await?;
             self.d.status = written.status;
+            self.d.metadata.resource_version = written.metadata.resource_version;
         }
         Ok(recheck.map_or(Action::await_change(), Action::requeue))
     }
@@ -404,7 +413,11 @@ impl<'a> Run<'a> {
         {
             return Ok(());
         }
-        let patch = json!({"metadata": {"annotations": {util::REVISION: revision}}});
+        // Conditional on what this sync read, as upstream's Update of its cached copy is.
+        let patch = json!({"metadata": {
+            "annotations": {util::REVISION: revision},
+            "resourceVersion": self.d.resource_version(),
+        }});
         let updated = self
             .deployments
             .patch(
