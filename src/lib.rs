@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod compare;
 pub mod controllers;
 pub mod manager;
 pub mod runtime;

@@ -1,5 +1,6 @@
 //! Subcommands of the `minik8s` binary.
 
+pub mod compare;
 pub mod controller_manager;
 pub mod crd;
 mod describe;
@@ -30,6 +31,9 @@ pub enum Command {
     /// Manage the rollout of a MiniDeployment, as `kubectl rollout` does for Deployments.
     #[command(subcommand)]
     Rollout(rollout::Rollout),
+    /// Drive a built-in Deployment or ReplicaSet and its minik8s twin through the same steps
+    /// at the same time, and show how they differ.
+    Compare(compare::CompareArgs),
     /// Update a field of a MiniDeployment's template.
     #[command(subcommand)]
     Set(SetCommand),
@@ -76,6 +80,7 @@ impl Cli {
             Command::Explain(args) => explain::run(args).await,
             Command::Rollout(command) => rollout::run(command).await,
             Command::Set(SetCommand::Image(args)) => rollout::set_image(args).await,
+            Command::Compare(args) => compare::run(args).await,
         }
     }
 }

@@ -5,6 +5,7 @@ mod admission;
 mod chart;
 mod cluster;
 mod common;
+mod compare;
 mod crds;
 mod deployment;
 mod differential_deployment;
