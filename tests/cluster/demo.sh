@@ -5,9 +5,11 @@
 # 2. the Helm chart (CRDs, RBAC, service account);
 # 3. the minik8s controllers as a local process with the chart's service account — so RBAC is
 #    the chart's (in a real cluster, `make deploy` runs them in-cluster instead);
-# 4. samples/deployment.yaml and samples/minideployment.yaml, then both rolled to a new image;
-# 5. samples/service.yaml and samples/miniservice.yaml over the MiniDeployment's pods;
-# 6. a side-by-side view of what each controller did.
+# 4. samples/ applied: deployment.yaml and minideployment.yaml, service.yaml and
+#    miniservice.yaml over the MiniDeployment's pods;
+# 5. `minik8s compare`: both twins of deployment.yaml driven through the same steps at the
+#    same moment, a table of what each did, the differences, and an HTML report;
+# 6. the Service and the MiniService side by side.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -63,39 +65,11 @@ kubectl apply -n "$namespace" -f "$root/samples/deployment.yaml" -f "$root/sampl
 kubectl rollout status -n "$namespace" deploy/web-builtin --timeout=120s
 "$minik8s" rollout status -n "$namespace" mdeploy/web --timeout 120
 
-say "rolling both to nginx:1.28"
-time_rollout() { local start=$SECONDS; "$@" >/dev/null; echo $((SECONDS - start)); }
-kubectl set image -n "$namespace" deploy/web-builtin web=nginx:1.28 >/dev/null
-"$minik8s" set image -n "$namespace" mdeploy/web web=nginx:1.28 >/dev/null
-# The change-cause goes to the new revision, as with `kubectl annotate` after `set image`.
-kubectl annotate -n "$namespace" deploy/web-builtin kubernetes.io/change-cause="nginx 1.28" --overwrite >/dev/null
-kubectl annotate -n "$namespace" mdeploy/web kubernetes.io/change-cause="nginx 1.28" --overwrite >/dev/null
-builtin_s="$(time_rollout kubectl rollout status -n "$namespace" deploy/web-builtin --timeout=120s)"
-mini_s="$(time_rollout "$minik8s" rollout status -n "$namespace" mdeploy/web --timeout 120)"
-
-say "side by side"
-printf '%-28s %-36s %s\n' "" "built-in Deployment (web-builtin)" "MiniDeployment (web)"
-printf '%-28s %-36s %s\n' "rollout to nginx:1.28" "${builtin_s}s" "${mini_s}s (measured after the built-in)"
-printf '%-28s %-36s %s\n' "pods (ready/all)" \
-  "$(kubectl get pods -n "$namespace" -l app=web-builtin --no-headers | awk '$2=="1/1"{r++} END{print r"/"NR}')" \
-  "$(kubectl get pods -n "$namespace" -l app=web --no-headers | awk '$2=="1/1"{r++} END{print r"/"NR}')"
-printf '%-28s %-36s %s\n' "current revision" \
-  "$(kubectl get deploy web-builtin -n "$namespace" -o jsonpath='{.metadata.annotations.deployment\.kubernetes\.io/revision}')" \
-  "$(kubectl get mdeploy web -n "$namespace" -o jsonpath='{.metadata.annotations.minik8s\.dev/revision}')"
-echo
-echo "ReplicaSets:"
-kubectl get rs -n "$namespace" -l app=web-builtin
-echo
-echo "MiniReplicaSets:"
-kubectl get mrs -n "$namespace" -l app=web
-echo
-echo "History:"
-kubectl rollout history -n "$namespace" deploy/web-builtin | sed 's/^/  /'
-"$minik8s" rollout history -n "$namespace" mdeploy/web | sed 's/^/  /'
-echo
-echo "Scaling events:"
-kubectl get events -n "$namespace" --field-selector reason=ScalingReplicaSet \
-  -o custom-columns=KIND:.involvedObject.kind,NAME:.involvedObject.name,MESSAGE:.message --sort-by=.metadata.creationTimestamp
+say "minik8s compare: the built-in Deployment and its MiniDeployment twin, same steps, same moment"
+# Both twins of samples/deployment.yaml in a namespace of their own, driven through create,
+# wait, scale, set image, wait, undo, wait; the report has the charts.
+report="$MINIK8S_CACHE/demo-compare.html"
+"$minik8s" compare -f "$root/samples/deployment.yaml" --namespace "$namespace-compare" --report "$report"
 
 say "the Service web and the MiniService web, over the same pods"
 # The endpoints controllers follow the rollout's last pods a moment later.
@@ -121,6 +95,8 @@ cat <<NEXT
   export KUBECONFIG=$KUBECONFIG
   export PATH=$bin:\$PATH
   kubectl get minik8s,deploy,rs,pods -n $namespace
+  kubectl get deploy,mdeploy,rs,mrs -n $namespace-compare   # what compare left
+  xdg-open $report   # the comparison's charts
   $minik8s rollout undo -n $namespace mdeploy/web
   kill $controllers          # stop the local controllers
   make cluster-down          # remove the local control plane

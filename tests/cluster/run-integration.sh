@@ -10,6 +10,10 @@ bin="$("$here/build-binaries.sh")"
 # The tests call kubectl (printer columns, `kubectl scale`); use the pinned one.
 export PATH="$bin:$PATH"
 
+# The compare report's test renders the page in headless Chromium (Debian's package).
+MINIK8S_CHROMIUM="$("$here/install-chromium.sh")"
+export MINIK8S_CHROMIUM
+
 started=""
 if [ -z "${KUBECONFIG:-}" ]; then
   if ! { [ -f "$MINIK8S_KUBECONFIG" ] && kubectl --kubeconfig "$MINIK8S_KUBECONFIG" get --raw /readyz >/dev/null 2>&1; }; then
