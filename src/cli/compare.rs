@@ -24,7 +24,8 @@ pub struct CompareArgs {
     /// Two existing objects to record: `deploy/NAME mdeploy/NAME` or `rs/NAME mrs/NAME`.
     #[arg(value_name = "TYPE/NAME", num_args = 0..=2, conflicts_with_all = ["filename", "steps"])]
     objects: Vec<String>,
-    /// A Deployment, ReplicaSet, MiniDeployment or MiniReplicaSet manifest (`-` for stdin).
+    /// A Deployment, ReplicaSet, MiniDeployment, MiniReplicaSet or Pod manifest (`-` for
+    /// stdin).
     #[arg(short, long, value_name = "FILE")]
     filename: Option<String>,
     /// The steps, e.g. `create,wait,scale 8,image web=nginx:1.28,wait,undo,wait`, or
@@ -48,6 +49,9 @@ pub struct CompareArgs {
     /// For existing objects: stop recording after this long (default: at Ctrl-C).
     #[arg(long, value_parser = humantime::parse_duration)]
     duration: Option<Duration>,
+    /// The minik8s side of a pod: the scheduler name it is for.
+    #[arg(long, default_value = "minik8s-scheduler")]
+    scheduler_name: String,
     /// Exit non-zero when the twins differ.
     #[arg(long)]
     strict: bool,
@@ -106,26 +110,46 @@ fn strict_outcome(strict: bool, summary: &Summary) -> super::Result {
     }
 }
 
-fn read_manifest(file: &str) -> Result<Value, super::Error> {
+/// The objects of a manifest file: one to compare, and for a service, the Deployment or
+/// ReplicaSet of its pods, created once for both sides.
+fn read_manifest(file: &str) -> Result<(Value, Vec<Value>), super::Error> {
     let text = if file == "-" {
         std::io::read_to_string(std::io::stdin())?
     } else {
         std::fs::read_to_string(file).map_err(|e| format!("reading {file}: {e}"))?
     };
-    let documents: Vec<Value> = serde_norway::Deserializer::from_str(&text)
+    let mut documents: Vec<Value> = serde_norway::Deserializer::from_str(&text)
         .map(|d| serde::Deserialize::deserialize(d).map_err(|e| format!("{file}: {e}")))
         .collect::<Result<Vec<Value>, String>>()?
         .into_iter()
         .filter(|d| !d.is_null())
         .collect();
-    match documents.as_slice() {
-        [one] => Ok(one.clone()),
-        [] => Err(format!("{file} holds no object").into()),
-        _ => Err(format!("{file} holds {} objects; give one", documents.len()).into()),
+    let is_service = |d: &Value| {
+        Workload::of_kind(d["kind"].as_str().unwrap_or_default())
+            .is_some_and(|(w, _)| w == Workload::Service)
+    };
+    match documents.iter().filter(|d| is_service(d)).count() {
+        0 if documents.len() == 1 => Ok((documents.remove(0), Vec::new())),
+        0 if documents.is_empty() => Err(format!("{file} holds no object").into()),
+        0 => Err(format!(
+            "{file} holds {} objects; give one (or a service and its pods' workload)",
+            documents.len()
+        )
+        .into()),
+        1 => {
+            let at = documents.iter().position(is_service).expect("counted");
+            let service = documents.remove(at);
+            Ok((service, documents))
+        }
+        n => Err(format!("{file} holds {n} services; give one").into()),
     }
 }
 
-fn the_steps(args: &CompareArgs, twins: &twin::Twins) -> Result<Vec<Step>, super::Error> {
+fn the_steps(
+    args: &CompareArgs,
+    twins: &twin::Twins,
+    backends: &[Value],
+) -> Result<Vec<Step>, super::Error> {
     let mut steps = match &args.steps {
         Some(text) => {
             let text = match text.strip_prefix('@') {
@@ -137,9 +161,14 @@ fn the_steps(args: &CompareArgs, twins: &twin::Twins) -> Result<Vec<Step>, super
             steps::parse_steps(&text)?
         }
         None => {
-            let replicas = twins.objects[0]["spec"]["replicas"].as_i64().unwrap_or(1) as i32;
+            let replicas = match twins.workload {
+                Workload::Service => backends
+                    .first()
+                    .map_or(0, |b| b["spec"]["replicas"].as_i64().unwrap_or(1) as i32),
+                _ => twins.objects[0]["spec"]["replicas"].as_i64().unwrap_or(1) as i32,
+            };
             let rollout = match twins.workload {
-                Workload::ReplicaSet => None,
+                Workload::ReplicaSet | Workload::Pod | Workload::Service => None,
                 Workload::Deployment => {
                     let (container, image) = twin::first_container(&twins.objects[0])
                         .ok_or("the pod template has no container")?;
@@ -149,20 +178,14 @@ fn the_steps(args: &CompareArgs, twins: &twin::Twins) -> Result<Vec<Step>, super
                     Some((container, next))
                 }
             };
-            steps::default_steps(replicas, rollout)
+            steps::default_steps(twins.workload, replicas, rollout)
         }
     };
     if steps.first() != Some(&Step::Create) {
         steps.insert(0, Step::Create);
     }
-    if twins.workload == Workload::ReplicaSet
-        && let Some(step) = steps.iter().find(|s| s.needs_rollout())
-    {
-        return Err(format!(
-            "{step:?} needs a deployment; a {} has no rollouts",
-            twins.objects[0]["kind"].as_str().unwrap_or("set")
-        )
-        .into());
+    for step in &steps {
+        step.check(twins.workload)?;
     }
     Ok(steps)
 }
@@ -172,8 +195,14 @@ async fn from_manifest(
     client: Client,
     file: &str,
 ) -> Result<Recording, super::Error> {
-    let twins = twin::derive(&read_manifest(file)?)?;
-    let steps = the_steps(args, &twins)?;
+    let (manifest, mut backends) = read_manifest(file)?;
+    let twins = twin::derive(&manifest, &args.scheduler_name)?;
+    let steps = the_steps(args, &twins, &backends)?;
+    for backend in &mut backends {
+        if let Some(metadata) = backend["metadata"].as_object_mut() {
+            metadata.remove("namespace");
+        }
+    }
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let (namespace, fresh) = match &args.namespace {
         Some(ns) => (ns.clone(), false),
@@ -191,7 +220,7 @@ async fn from_manifest(
         Err(kube::Error::Api(s)) if s.code == 409 && !fresh => {}
         Err(e) => return Err(format!("creating namespace {namespace}: {e}").into()),
     }
-    let names = [twins.name.clone(), twins.name.clone()];
+    let names = twins.names.clone();
     let recorder =
         Recorder::start(client.clone(), &namespace, twins.workload, names.clone()).await?;
     let sides = Sides {
@@ -200,6 +229,7 @@ async fn from_manifest(
         workload: twins.workload,
         names,
         objects: Some(twins.objects.clone()),
+        backends,
         recorder: &recorder,
         timeout: args.timeout,
     };
@@ -246,6 +276,9 @@ async fn existing(
     };
     let (wa, sa, na) = parse(a)?;
     let (wb, sb, nb) = parse(b)?;
+    if wa == Workload::Pod || wb == Workload::Pod {
+        return Err("existing pods are not recorded: give a pod manifest (-f), and compare creates its twin for each scheduler".into());
+    }
     if wa != wb || sa == sb {
         return Err(format!("{a} and {b} are not twins: give a built-in object and its minik8s kind (deploy/… mdeploy/… or rs/… mrs/…)").into());
     }

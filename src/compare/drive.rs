@@ -22,6 +22,8 @@ pub struct Sides<'a> {
     pub names: [String; 2],
     /// The objects to create, for a `create` step.
     pub objects: Option<[Value; 2]>,
+    /// Objects both sides share, created once before them: a service's pods' workload.
+    pub backends: Vec<Value>,
     pub recorder: &'a Recorder,
     pub timeout: Duration,
 }
@@ -33,7 +35,24 @@ impl Sides<'_> {
 
     /// Runs one step on both sides at once and records when each completed it.
     pub async fn run(&self, step: &Step) {
+        if *step == Step::Create
+            && let Err(why) = self.create_backends().await
+        {
+            let index = self.recorder.step_started(step.clone());
+            for side in Side::BOTH {
+                self.recorder.step_ended(index, side, Err(why.clone()));
+            }
+            return;
+        }
         let index = self.recorder.step_started(step.clone());
+        // A service's pods are shared: changing them is one write, made for both sides.
+        if self.workload == Workload::Service && !matches!(step, Step::Create | Step::Wait) {
+            let outcome = self.shared_step(step).await;
+            for side in Side::BOTH {
+                self.recorder.step_ended(index, side, outcome.clone());
+            }
+            return;
+        }
         let one = |side: Side| async move {
             let outcome = match tokio::time::timeout(self.timeout, self.step(side, step)).await {
                 Ok(outcome) => outcome,
@@ -64,7 +83,16 @@ impl Sides<'_> {
                     .await
                     .map_err(|e| e.to_string())?
             }
-            Step::Wait => return self.wait_until(side, |r| complete(r, side)).await,
+            Step::Wait if self.workload == Workload::Service => {
+                // The pods first (the backend's rollout), then this side's endpoints.
+                self.wait_for_backends().await?;
+                let workload = self.workload;
+                return self.wait_until(side, |r| complete(r, side, workload)).await;
+            }
+            Step::Wait => {
+                let workload = self.workload;
+                return self.wait_until(side, |r| complete(r, side, workload)).await;
+            }
             Step::Scale { replicas } => merge(json!({"spec": {"replicas": replicas}})).await?,
             Step::Pause | Step::Resume => {
                 merge(json!({"spec": {"paused": *step == Step::Pause}})).await?
@@ -72,13 +100,7 @@ impl Sides<'_> {
             Step::Image { container, image } => {
                 let current = api.get(name).await.map_err(|e| e.to_string())?;
                 let mut containers = current.data["spec"]["template"]["spec"]["containers"].clone();
-                let found = containers
-                    .as_array_mut()
-                    .into_iter()
-                    .flatten()
-                    .find(|c| c["name"] == container.as_str())
-                    .ok_or_else(|| format!("the pod template has no container {container:?}"))?;
-                found["image"] = json!(image);
+                set_image(&mut containers, container, image)?;
                 merge(json!({"spec": {"template": {"spec": {"containers": containers}}}})).await?
             }
             Step::Undo { revision } => match self.undo_patch(side, revision.unwrap_or(0)).await? {
@@ -88,12 +110,84 @@ impl Sides<'_> {
             Step::DeletePods { count } => return self.delete_pods(side, *count).await,
             Step::Observe => return Ok(()),
         };
+        // A pod has no controller to see it: what follows (binding) is the wait's to measure.
+        if self.workload == Workload::Pod {
+            return Ok(());
+        }
         // Done once the controller has seen the write.
         let generation = written.metadata.generation.unwrap_or(0);
         self.wait_until(side, |r| {
             r.tops[side.index()].is_some_and(|t| t.observed_generation >= generation)
         })
         .await
+    }
+
+    async fn create_backends(&self) -> Result<(), String> {
+        for backend in &self.backends {
+            let api = self.backend_api(backend)?;
+            let object: DynamicObject =
+                serde_json::from_value(backend.clone()).map_err(|e| e.to_string())?;
+            api.create(&PostParams::default(), &object)
+                .await
+                .map_err(|e| format!("creating {} {}: {e}", backend["kind"], object.name_any()))?;
+        }
+        Ok(())
+    }
+
+    /// The API of a backend: a Deployment, ReplicaSet or their Mini kinds.
+    fn backend_api(&self, backend: &Value) -> Result<Api<DynamicObject>, String> {
+        let kind = backend["kind"].as_str().unwrap_or_default();
+        match Workload::of_kind(kind) {
+            Some((workload @ (Workload::Deployment | Workload::ReplicaSet), side)) => Ok(
+                recorder::api(&self.client, &self.namespace, workload, side, true),
+            ),
+            _ => Err(format!(
+                "a service's pods come from a Deployment or ReplicaSet (or a Mini one), not a {kind:?}"
+            )),
+        }
+    }
+
+    /// Until every backend has settled: all of its pods updated and available.
+    async fn wait_for_backends(&self) -> Result<(), String> {
+        for backend in &self.backends {
+            let api = self.backend_api(backend)?;
+            let name = backend["metadata"]["name"].as_str().unwrap_or_default();
+            loop {
+                let current = api.get(name).await.map_err(|e| e.to_string())?;
+                if backend_settled(&current.data, current.metadata.generation) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Scales, re-images or deletes pods of the service's backend, once for both sides.
+    async fn shared_step(&self, step: &Step) -> Result<(), String> {
+        if let Step::DeletePods { count } = step {
+            return self.delete_pods(Side::Builtin, *count).await;
+        }
+        let backend = self
+            .backends
+            .first()
+            .ok_or("there is no Deployment or ReplicaSet of the service's pods to change")?;
+        let api = self.backend_api(backend)?;
+        let name = backend["metadata"]["name"].as_str().unwrap_or_default();
+        let patch = match step {
+            Step::Scale { replicas } => json!({"spec": {"replicas": replicas}}),
+            Step::Image { container, image } => {
+                let current = api.get(name).await.map_err(|e| e.to_string())?;
+                let mut containers = current.data["spec"]["template"]["spec"]["containers"].clone();
+                set_image(&mut containers, container, image)?;
+                json!({"spec": {"template": {"spec": {"containers": containers}}}})
+            }
+            other => return Err(format!("{other}: not a step for a service")),
+        };
+        api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 
     async fn wait_until(&self, side: Side, done: impl Fn(&Replay) -> bool) -> Result<(), String> {
@@ -185,6 +279,17 @@ impl Sides<'_> {
     }
 }
 
+fn set_image(containers: &mut Value, container: &str, image: &str) -> Result<(), String> {
+    let found = containers
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"] == container)
+        .ok_or_else(|| format!("the pod template has no container {container:?}"))?;
+    found["image"] = json!(image);
+    Ok(())
+}
+
 fn rename_annotations(object: &mut Value, from: &str, to: &str) {
     if let Some(annotations) = object["metadata"]["annotations"].as_object_mut() {
         let renamed: Vec<(String, Value)> = annotations
@@ -200,11 +305,22 @@ fn rename_annotations(object: &mut Value, from: &str, to: &str) {
 
 /// Whether a side has settled as `kubectl rollout status` would say: its controller has seen
 /// the latest spec and, unless paused, every pod is updated and available, and no old pod is
-/// left. A set alone: every pod it wants exists and is available.
-pub fn complete(replay: &Replay, side: Side) -> bool {
+/// left. A set alone: every pod it wants exists and is available. A pod: its scheduler has
+/// bound it, or found it unschedulable for now.
+pub fn complete(replay: &Replay, side: Side, workload: Workload) -> bool {
     let Some(top) = replay.tops[side.index()] else {
         return false;
     };
+    if workload == Workload::Service {
+        return endpoints_settled(replay, side, top);
+    }
+    if workload == Workload::Pod {
+        return top.node.is_some()
+            || top
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "PodScheduled" && c.status == "False");
+    }
     if top.observed_generation < top.generation {
         return false;
     }
@@ -217,4 +333,50 @@ pub fn complete(replay: &Replay, side: Side) -> bool {
         && top.available == top.desired
         && (alone || top.updated == top.desired)
         && pods == top.desired
+}
+
+/// A service's side has settled when its Endpoints (MiniEndpoints) hold every selected pod
+/// with an IP, ready ones as ready (all of them with `publishNotReadyAddresses`), terminating
+/// ones left out, and its EndpointSlices count the same ready endpoints.
+fn endpoints_settled(replay: &Replay, side: Side, top: &super::timeline::TopState) -> bool {
+    let Some(endpoints) = replay.endpoints[side.index()] else {
+        return false;
+    };
+    let publish = top.spec.get("publishNotReadyAddresses").map(String::as_str) == Some("true");
+    let mut ready = Vec::new();
+    let mut not_ready = Vec::new();
+    for pod in replay.pods[side.index()]
+        .values()
+        .filter(|p| !p.terminating)
+    {
+        if let Some(ip) = &pod.ip {
+            if pod.ready || publish {
+                ready.push(ip.clone());
+            } else {
+                not_ready.push(ip.clone());
+            }
+        }
+    }
+    ready.sort();
+    not_ready.sort();
+    let sliced: i32 = replay.sets[side.index()].values().map(|s| s.ready).sum();
+    endpoints.ready == ready && endpoints.not_ready == not_ready && sliced == ready.len() as i32
+}
+
+/// A Deployment or ReplicaSet (or Mini one) whose controller has seen its spec and whose
+/// pods are all there, updated (a deployment) and available.
+fn backend_settled(object: &Value, generation: Option<i64>) -> bool {
+    let status = &object["status"];
+    let wanted = object["spec"]["replicas"].as_i64().unwrap_or(1);
+    let count = |key: &str| status[key].as_i64().unwrap_or(0);
+    let updated = status
+        .get("updatedReplicas")
+        .map_or(wanted, |_| count("updatedReplicas"));
+    status["observedGeneration"].as_i64() >= generation
+        && count("replicas") == wanted
+        && count("availableReplicas") == wanted
+        && (object["kind"]
+            .as_str()
+            .is_some_and(|k| k.ends_with("ReplicaSet"))
+            || updated == wanted)
 }

@@ -9,7 +9,8 @@ use std::time::Instant;
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::api::core::v1::{Endpoints, Event, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
@@ -18,8 +19,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::timeline::{self, Entry, Fact, Recording, StepRecord};
-use super::twin::{Side, Workload};
-use crate::api::{MiniDeployment, MiniReplicaSet};
+use super::twin::{self, Side, Workload};
+use crate::api::{MiniDeployment, MiniEndpoints, MiniReplicaSet, MiniService};
 
 pub struct Recorder {
     state: Arc<Mutex<State>>,
@@ -42,6 +43,10 @@ enum Watched {
     Sets(Side),
     Pods,
     Events,
+    /// A service's Endpoints or MiniEndpoints.
+    Endpoints(Side),
+    /// The EndpointSlices of both sides' Services.
+    Slices,
 }
 
 /// The resource of a kind, for a watch of its JSON.
@@ -49,6 +54,11 @@ fn resource(workload: Workload, side: Side, top: bool) -> ApiResource {
     match (workload, side, top) {
         (Workload::Deployment, Side::Builtin, true) => ApiResource::erase::<Deployment>(&()),
         (Workload::Deployment, Side::Minik8s, true) => ApiResource::erase::<MiniDeployment>(&()),
+        (Workload::Pod, _, _) => ApiResource::erase::<Pod>(&()),
+        (Workload::Service, Side::Builtin, true) => ApiResource::erase::<Service>(&()),
+        (Workload::Service, Side::Minik8s, true) => ApiResource::erase::<MiniService>(&()),
+        (Workload::Service, Side::Builtin, false) => ApiResource::erase::<Endpoints>(&()),
+        (Workload::Service, Side::Minik8s, false) => ApiResource::erase::<MiniEndpoints>(&()),
         (_, Side::Builtin, _) => ApiResource::erase::<ReplicaSet>(&()),
         (_, Side::Minik8s, _) => ApiResource::erase::<MiniReplicaSet>(&()),
     }
@@ -94,16 +104,26 @@ impl Recorder {
                 api(&client, namespace, workload, side, true),
                 by_name.clone(),
             ));
-            // A set compared alone is its own top, and its only set.
+            // A set compared alone is its own top, and its only set; a pod has none.
             let sets = match workload {
-                Workload::Deployment => watcher::Config::default(),
-                Workload::ReplicaSet => by_name.clone(),
+                Workload::Deployment => Some(watcher::Config::default()),
+                Workload::ReplicaSet => Some(by_name.clone()),
+                Workload::Pod | Workload::Service => None,
             };
-            watches.push((
-                Watched::Sets(side),
-                api(&client, namespace, workload, side, false),
-                sets,
-            ));
+            if let Some(sets) = sets {
+                watches.push((
+                    Watched::Sets(side),
+                    api(&client, namespace, workload, side, false),
+                    sets,
+                ));
+            }
+            if workload == Workload::Service {
+                watches.push((
+                    Watched::Endpoints(side),
+                    api(&client, namespace, workload, side, false),
+                    by_name.clone(),
+                ));
+            }
         }
         watches.push((
             Watched::Pods,
@@ -115,13 +135,32 @@ impl Recorder {
             Api::namespaced_with(client.clone(), namespace, &ApiResource::erase::<Event>(&())),
             watcher::Config::default(),
         ));
+        let services =
+            Side::BOTH.map(|side| twin::service_of(workload, &names[side.index()], side));
+        if let [Some(b), Some(m)] = &services {
+            watches.push((
+                Watched::Slices,
+                Api::namespaced_with(
+                    client.clone(),
+                    namespace,
+                    &ApiResource::erase::<EndpointSlice>(&()),
+                ),
+                watcher::Config::default()
+                    .labels(&format!("kubernetes.io/service-name in ({b},{m})")),
+            ));
+        }
         let count = watches.len();
         let tasks = watches
             .into_iter()
             .map(|(what, api, config)| {
                 let state = state.clone();
                 let listed = listed.clone();
-                tokio::spawn(watch(what, workload, api, config, state, start, listed))
+                let source = Source {
+                    what,
+                    workload,
+                    services: services.clone(),
+                };
+                tokio::spawn(watch(source, api, config, state, start, listed))
             })
             .collect();
         let mut recorder = Recorder {
@@ -205,9 +244,16 @@ impl View {
     }
 }
 
-async fn watch(
+/// What a watch is of, and what its objects are read as.
+struct Source {
     what: Watched,
     workload: Workload,
+    /// The Services whose EndpointSlices each side keeps (services compared).
+    services: [Option<String>; 2],
+}
+
+async fn watch(
+    source: Source,
     api: Api<DynamicObject>,
     config: watcher::Config,
     state: Arc<Mutex<State>>,
@@ -249,14 +295,13 @@ async fn watch(
             continue;
         };
         let t_ms = start.elapsed().as_millis() as u64;
-        record(&state, what, workload, &json, gone, initial, t_ms);
+        record(&state, &source, &json, gone, initial, t_ms);
     }
 }
 
 fn record(
     state: &Mutex<State>,
-    what: Watched,
-    workload: Workload,
+    source: &Source,
     json: &Value,
     gone: bool,
     initial: bool,
@@ -267,10 +312,20 @@ fn record(
         .as_str()
         .unwrap_or_default()
         .to_owned();
+    let Source {
+        what,
+        workload,
+        ref services,
+    } = *source;
     let fact = match what {
         Watched::Top(side) => Fact::Top(timeline::top_state(side, workload, json, gone)),
         Watched::Sets(side) => Fact::Set(timeline::set_state(side, json, gone)),
         Watched::Pods => Fact::Pod(timeline::pod_state(json, gone)),
+        Watched::Endpoints(side) => Fact::Endpoints(timeline::endpoints_state(side, json, gone)),
+        Watched::Slices => match timeline::slice_state(json, gone, services) {
+            Some(slice) => Fact::Set(slice),
+            None => return,
+        },
         Watched::Events => {
             // Events from before the recording are not part of it.
             if initial || gone {

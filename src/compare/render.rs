@@ -53,7 +53,10 @@ pub fn text(recording: &Recording, summary: &Summary) -> String {
             let conditions: Vec<String> = s
                 .conditions
                 .iter()
-                .map(|c| format!("{}={}/{}", c.type_, c.status, c.reason))
+                .map(|c| match c.reason.as_str() {
+                    "" => format!("{}={}", c.type_, c.status),
+                    reason => format!("{}={}/{reason}", c.type_, c.status),
+                })
                 .collect();
             let _ = writeln!(
                 out,
@@ -98,6 +101,37 @@ pub fn text(recording: &Recording, summary: &Summary) -> String {
                 cell(right)
             );
         }
+    }
+    let _ = writeln!(out, "\nfinal state");
+    for side in Side::BOTH {
+        let f = &summary.final_state[side.index()];
+        let placed = match &f.node {
+            Some(node) => format!(", on node {node}"),
+            None if recording.workload == Some(Workload::Pod) => ", not scheduled".to_owned(),
+            None => String::new(),
+        };
+        if let Some(e) = &f.endpoints {
+            let _ = writeln!(
+                out,
+                "{:<9} {} ready addresses, {} not ready, ports [{}], {} EndpointSlices",
+                side.label(),
+                e.ready.len(),
+                e.not_ready.len(),
+                e.ports.join(", "),
+                f.sets.len()
+            );
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "{:<9} replicas {}/{} updated {} ready {} available {}{placed}",
+            side.label(),
+            f.replicas,
+            f.desired,
+            f.updated,
+            f.ready,
+            f.available
+        );
     }
     let _ = writeln!(out);
     if summary.differences.is_empty() {

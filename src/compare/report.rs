@@ -30,33 +30,32 @@ fn series(recording: &Recording) -> [Series; 2] {
     let mut replay = Replay::new(recording);
     let mut set_index: [BTreeMap<String, ()>; 2] = Default::default();
     for entry in &recording.entries {
-        let Some(side) = replay.apply(entry) else {
-            continue;
-        };
-        let t = entry.t_ms as f64 / 1000.0;
-        let s = &mut out[side.index()];
-        if let Fact::Event(e) = &entry.fact {
-            s.events.push((t, e.type_ == "Warning", e.reason.clone()));
-            continue;
-        }
-        step_to(&mut s.total, t, replay.pods_total(side) as f64);
-        step_to(&mut s.ready, t, replay.pods_ready(side) as f64);
-        if let Some(a) = replay.available(side) {
-            step_to(&mut s.available, t, a as f64);
-        }
-        for set in replay.sets[side.index()].values() {
-            let label = set_label(recording.workload, set);
-            if set_index[side.index()].insert(label.clone(), ()).is_none() {
-                s.sets.push((label, vec![(t, 0.0)]));
+        for side in replay.apply(entry).sides() {
+            let t = entry.t_ms as f64 / 1000.0;
+            let s = &mut out[side.index()];
+            if let Fact::Event(e) = &entry.fact {
+                s.events.push((t, e.type_ == "Warning", e.reason.clone()));
+                continue;
             }
-        }
-        for (label, points) in &mut s.sets {
-            let value = replay.sets[side.index()]
-                .values()
-                .filter(|set| set_label(recording.workload, set) == *label)
-                .map(|set| set.desired as f64)
-                .sum();
-            step_to(points, t, value);
+            step_to(&mut s.total, t, replay.pods_total(side) as f64);
+            step_to(&mut s.ready, t, replay.pods_ready(side) as f64);
+            if let Some(a) = replay.available(side) {
+                step_to(&mut s.available, t, a as f64);
+            }
+            for set in replay.sets[side.index()].values() {
+                let label = set_label(recording.workload, set);
+                if set_index[side.index()].insert(label.clone(), ()).is_none() {
+                    s.sets.push((label, vec![(t, 0.0)]));
+                }
+            }
+            for (label, points) in &mut s.sets {
+                let value = replay.sets[side.index()]
+                    .values()
+                    .filter(|set| set_label(recording.workload, set) == *label)
+                    .map(|set| set.desired as f64)
+                    .sum();
+                step_to(points, t, value);
+            }
         }
     }
     let end = recording.end_ms as f64 / 1000.0;
@@ -173,6 +172,10 @@ fn pods_chart(
     axes: (f64, f64),
 ) -> Result<String, Box<dyn std::error::Error>> {
     let top = axes.1;
+    let available_label = match recording.workload {
+        Some(super::twin::Workload::Service) => "ready addresses (endpoints)",
+        _ => "available (status)",
+    };
     chart(
         recording,
         (title, "pods", 300),
@@ -182,7 +185,7 @@ fn pods_chart(
             for (points, color, label) in [
                 (&s.total, PALETTE[0], "pods"),
                 (&s.ready, PALETTE[2], "ready"),
-                (&s.available, PALETTE[1], "available (status)"),
+                (&s.available, PALETTE[1], available_label),
             ] {
                 chart
                     .draw_series(LineSeries::new(
@@ -217,7 +220,14 @@ fn sets_chart(
 ) -> Result<String, Box<dyn std::error::Error>> {
     chart(
         recording,
-        (title, "replicas", 260),
+        (
+            title,
+            match recording.workload {
+                Some(super::twin::Workload::Service) => "endpoints",
+                _ => "replicas",
+            },
+            260,
+        ),
         axes,
         SeriesLabelPosition::UpperRight,
         |chart| {
@@ -310,11 +320,11 @@ pub fn html(
     }
     for side in Side::BOTH {
         let s = &series[side.index()];
-        let title = format!(
-            "{} ({}): sets' replicas",
-            titles[side.index()],
-            side.label()
-        );
+        let what = match recording.workload {
+            Some(super::twin::Workload::Service) => "EndpointSlices' endpoints",
+            _ => "sets' replicas",
+        };
+        let title = format!("{} ({}): {what}", titles[side.index()], side.label());
         charts.push_str(&sets_chart(recording, s, &title, (end, sets_top))?);
     }
     let mut page = String::new();

@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use super::twin::Workload;
+
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "step", rename_all = "kebab-case")]
 pub enum Step {
@@ -37,9 +39,27 @@ pub enum Step {
 }
 
 impl Step {
-    /// Whether the step only makes sense for a deployment (sets have no rollouts).
-    pub fn needs_rollout(&self) -> bool {
-        matches!(self, Step::Pause | Step::Resume | Step::Undo { .. })
+    /// Whether the step can be taken with `workload`: sets have no rollouts, and a pod is
+    /// only created and waited for (until it is bound, or found unschedulable).
+    pub fn check(&self, workload: Workload) -> Result<(), String> {
+        let refused = match workload {
+            Workload::Deployment => false,
+            Workload::ReplicaSet => matches!(self, Step::Pause | Step::Resume | Step::Undo { .. }),
+            Workload::Pod => !matches!(self, Step::Create | Step::Wait),
+            Workload::Service => matches!(self, Step::Pause | Step::Resume | Step::Undo { .. }),
+        };
+        match refused {
+            false => Ok(()),
+            true => Err(format!(
+                "{self}: a {} cannot take this step",
+                match workload {
+                    Workload::Deployment => "deployment",
+                    Workload::ReplicaSet => "set (it has no rollouts)",
+                    Workload::Pod => "pod (only create and wait)",
+                    Workload::Service => "service (its pods are scaled, re-imaged or deleted)",
+                }
+            )),
+        }
     }
 }
 
@@ -143,8 +163,16 @@ fn parse_step(text: &str) -> Result<Step, String> {
 
 /// The default steps: create → wait → scale → set image → wait → undo → wait. A deployment
 /// is scaled up by two and rolled to `next_image`; a set (no rollouts) is scaled up by two,
-/// loses two pods, and is scaled back.
-pub fn default_steps(replicas: i32, rollout: Option<(String, String)>) -> Vec<Step> {
+/// loses two pods, and is scaled back; so are a service's pods (`replicas` of its backend,
+/// if it has one). A pod is created and waited for.
+pub fn default_steps(
+    workload: Workload,
+    replicas: i32,
+    rollout: Option<(String, String)>,
+) -> Vec<Step> {
+    if workload == Workload::Pod || (workload == Workload::Service && replicas == 0) {
+        return vec![Step::Create, Step::Wait];
+    }
     let up = Step::Scale {
         replicas: replicas + 2,
     };
@@ -256,12 +284,29 @@ mod tests {
         assert_eq!(next_image("nginx"), None);
         assert_eq!(next_image("registry:5000/app"), None);
         assert_eq!(next_image("nginx:latest"), None);
-        let steps = default_steps(6, Some(("web".into(), "nginx:1.28".into())));
+        let steps = default_steps(
+            Workload::Deployment,
+            6,
+            Some(("web".into(), "nginx:1.28".into())),
+        );
         let text: Vec<String> = steps.iter().map(Step::to_string).collect();
         assert_eq!(
             text.join(", "),
             "create, wait, scale 8, image web=nginx:1.28, wait, undo, wait"
         );
-        assert!(!default_steps(3, None).iter().any(Step::needs_rollout));
+        for workload in [Workload::ReplicaSet, Workload::Pod] {
+            let steps = default_steps(workload, 3, None);
+            assert!(steps.iter().all(|s| s.check(workload).is_ok()));
+        }
+        assert_eq!(
+            Step::Pause.check(Workload::ReplicaSet).unwrap_err(),
+            "pause: a set (it has no rollouts) cannot take this step"
+        );
+        assert_eq!(
+            Step::Scale { replicas: 2 }
+                .check(Workload::Pod)
+                .unwrap_err(),
+            "scale 2: a pod (only create and wait) cannot take this step"
+        );
     }
 }

@@ -6,54 +6,106 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::Serialize;
 
 use super::steps::Step;
-use super::timeline::{Condition, Entry, Fact, PodState, Recording, SetState, TopState};
+use super::timeline::{
+    Condition, EndpointsState, Entry, Fact, PodState, Recording, SetState, TopState,
+};
 use super::twin::{Side, Workload};
 
 /// The state of both sides at one moment of a recording, rebuilt entry by entry.
 pub struct Replay<'a> {
     sides: HashMap<String, Side>,
+    workload: Option<Workload>,
+    /// A service's selector: the pods it selects belong to both sides.
+    selector: Option<BTreeMap<String, String>>,
     pub tops: [Option<&'a TopState>; 2],
     pub sets: [BTreeMap<&'a str, &'a SetState>; 2],
     pub pods: [BTreeMap<&'a str, &'a PodState>; 2],
+    pub endpoints: [Option<&'a EndpointsState>; 2],
+}
+
+/// The sides an entry concerns.
+#[derive(Clone, Copy, Default)]
+pub struct Touched([bool; 2]);
+
+impl Touched {
+    fn one(side: Side) -> Self {
+        let mut t = Touched::default();
+        t.0[side.index()] = true;
+        t
+    }
+
+    pub fn sides(self) -> impl Iterator<Item = Side> {
+        Side::BOTH.into_iter().filter(move |s| self.0[s.index()])
+    }
 }
 
 impl<'a> Replay<'a> {
     pub fn new(recording: &Recording) -> Self {
+        let selector = recording.entries.iter().find_map(|e| match &e.fact {
+            Fact::Top(t) if recording.workload == Some(Workload::Service) => {
+                super::timeline::selector_of(t)
+            }
+            _ => None,
+        });
         Replay {
             sides: super::timeline::sides(recording),
+            workload: recording.workload,
+            selector,
             tops: [None, None],
             sets: Default::default(),
             pods: Default::default(),
+            endpoints: [None, None],
         }
     }
 
-    /// Applies one entry; returns the side it concerns, if it concerns one.
-    pub fn apply(&mut self, entry: &'a Entry) -> Option<Side> {
+    /// Applies one entry; returns the sides it concerns.
+    pub fn apply(&mut self, entry: &'a Entry) -> Touched {
         match &entry.fact {
             Fact::Top(t) => {
                 self.tops[t.side.index()] = Some(t);
-                Some(t.side)
+                Touched::one(t.side)
             }
             Fact::Set(s) => {
-                let side = *self.sides.get(&s.uid)?;
+                let Some(&side) = self.sides.get(&s.uid) else {
+                    return Touched::default();
+                };
                 if s.gone {
                     self.sets[side.index()].remove(s.uid.as_str());
                 } else {
                     self.sets[side.index()].insert(&s.uid, s);
                 }
-                Some(side)
+                Touched::one(side)
             }
             Fact::Pod(p) => {
-                let side = *self.sides.get(&p.uid)?;
-                if p.gone {
-                    self.pods[side.index()].remove(p.uid.as_str());
-                } else {
-                    self.pods[side.index()].insert(&p.uid, p);
+                let touched = match self.sides.get(&p.uid) {
+                    Some(&side) => Touched::one(side),
+                    None if self.selects(p) => Touched([true; 2]),
+                    None => return Touched::default(),
+                };
+                for side in touched.sides() {
+                    if p.gone {
+                        self.pods[side.index()].remove(p.uid.as_str());
+                    } else {
+                        self.pods[side.index()].insert(&p.uid, p);
+                    }
                 }
-                Some(side)
+                touched
             }
-            Fact::Event(e) => self.sides.get(&e.about).copied(),
+            Fact::Event(e) => self
+                .sides
+                .get(&e.about)
+                .map_or_else(Touched::default, |&side| Touched::one(side)),
+            Fact::Endpoints(e) => {
+                self.endpoints[e.side.index()] = (!e.gone).then_some(e);
+                Touched::one(e.side)
+            }
         }
+    }
+
+    fn selects(&self, pod: &PodState) -> bool {
+        self.selector
+            .as_ref()
+            .is_some_and(|selector| selector.iter().all(|(k, v)| pod.labels.get(k) == Some(v)))
     }
 
     /// Pods that exist and are not terminating.
@@ -71,11 +123,19 @@ impl<'a> Replay<'a> {
             .count()
     }
 
+    /// Available replicas from the top object's status; for a service, its ready addresses.
     pub fn available(&self, side: Side) -> Option<i32> {
+        if self.workload == Some(Workload::Service) {
+            return self.endpoints[side.index()].map(|e| e.ready.len() as i32);
+        }
         self.tops[side.index()].map(|t| t.available)
     }
 
+    /// Replicas wanted; for a service, the pods it selects.
     pub fn desired(&self, side: Side) -> Option<i32> {
+        if self.workload == Some(Workload::Service) {
+            return Some(self.pods_total(side) as i32);
+        }
         self.tops[side.index()].map(|t| t.desired)
     }
 
@@ -89,6 +149,7 @@ impl<'a> Replay<'a> {
 pub fn set_label(workload: Option<Workload>, set: &SetState) -> String {
     match (workload, set.revision) {
         (Some(Workload::ReplicaSet), _) => "pods".to_owned(),
+        (Some(Workload::Service), _) => set.name.clone(),
         (_, Some(r)) => format!("rev{r}"),
         (_, None) => set.name.clone(),
     }
@@ -114,6 +175,9 @@ pub struct SideStep {
     pub scaling: Vec<String>,
     /// Bounds crossed during the step, in words.
     pub crossed: Vec<String>,
+    /// A service's Endpoints (MiniEndpoints) when the step ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<EndpointsState>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -134,6 +198,12 @@ pub struct FinalState {
     /// (revision, image, spec.replicas) of each set, by revision.
     pub sets: Vec<(Option<i64>, String, i32)>,
     pub pods: usize,
+    /// A pod compared with its twin: the node it was bound to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// A service's Endpoints (MiniEndpoints).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoints: Option<EndpointsState>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -181,51 +251,51 @@ pub fn summarize(recording: &Recording) -> Summary {
             }
         }
         while let Some(entry) = entries.next_if(|e| e.t_ms < end) {
-            let Some(side) = replay.apply(entry) else {
-                continue;
-            };
-            let s = &mut sides[side.index()];
-            match &entry.fact {
-                Fact::Event(e) => {
-                    s.event_reasons.insert(e.reason.clone());
-                    *event_reasons[side.index()]
-                        .entry(e.reason.clone())
-                        .or_default() += 1;
-                }
-                Fact::Top(t) => s.conditions_reached.extend(t.conditions.iter().cloned()),
-                Fact::Set(set) if !set.gone => {
-                    let known = &mut seen_sets[side.index()];
-                    match known.insert(set.uid.clone(), set.desired) {
-                        None => {
-                            s.sets_created += 1;
-                            if set.desired > 0 {
-                                let label = set_label(recording.workload, set);
-                                s.scaling.push(format!("{label} 0→{}", set.desired));
-                            }
-                        }
-                        Some(before) if before != set.desired => {
-                            s.sets_scaled += 1;
-                            let label = set_label(recording.workload, set);
-                            s.scaling.push(format!("{label} {before}→{}", set.desired));
-                        }
-                        Some(_) => {}
+            for side in replay.apply(entry).sides() {
+                let s = &mut sides[side.index()];
+                match &entry.fact {
+                    Fact::Event(e) if keeps_its_own_service(recording.workload, e) => {}
+                    Fact::Event(e) => {
+                        s.event_reasons.insert(e.reason.clone());
+                        *event_reasons[side.index()]
+                            .entry(e.reason.clone())
+                            .or_default() += 1;
                     }
+                    Fact::Top(t) => s.conditions_reached.extend(t.conditions.iter().cloned()),
+                    Fact::Set(set) if !set.gone => {
+                        let known = &mut seen_sets[side.index()];
+                        match known.insert(set.uid.clone(), set.desired) {
+                            None => {
+                                s.sets_created += 1;
+                                if set.desired > 0 {
+                                    let label = set_label(recording.workload, set);
+                                    s.scaling.push(format!("{label} 0→{}", set.desired));
+                                }
+                            }
+                            Some(before) if before != set.desired => {
+                                s.sets_scaled += 1;
+                                let label = set_label(recording.workload, set);
+                                s.scaling.push(format!("{label} {before}→{}", set.desired));
+                            }
+                            Some(_) => {}
+                        }
+                    }
+                    _ => {}
                 }
-                _ => {}
+                s.most_pods = s.most_pods.max(replay.pods_total(side));
+                if let Some(available) = replay.available(side) {
+                    s.fewest_available =
+                        Some(s.fewest_available.map_or(available, |f| f.min(available)));
+                }
+                check_bounds(
+                    recording.workload,
+                    &replay,
+                    side,
+                    entry.t_ms,
+                    &mut bounds[side.index()],
+                    s,
+                );
             }
-            s.most_pods = s.most_pods.max(replay.pods_total(side));
-            if let Some(available) = replay.available(side) {
-                s.fewest_available =
-                    Some(s.fewest_available.map_or(available, |f| f.min(available)));
-            }
-            check_bounds(
-                recording.workload,
-                &replay,
-                side,
-                entry.t_ms,
-                &mut bounds[side.index()],
-                s,
-            );
         }
         for side in Side::BOTH {
             let s = &mut sides[side.index()];
@@ -241,6 +311,7 @@ pub fn summarize(recording: &Recording) -> Summary {
             s.conditions = replay.tops[side.index()]
                 .map(|t| t.conditions.clone())
                 .unwrap_or_default();
+            s.endpoints = replay.endpoints[side.index()].cloned();
             if record.step == Step::Wait && s.seconds.is_some() {
                 bounds[side.index()].settled = replay.desired(side);
             }
@@ -262,6 +333,18 @@ pub fn summarize(recording: &Recording) -> Summary {
     };
     summary.differences = differences(recording, &summary);
     summary
+}
+
+/// An event about the Service a MiniService's controller keeps for it (`mini-NAME`), which the
+/// built-in Service has no counterpart of: left out of the comparison (the report lists it).
+fn keeps_its_own_service(workload: Option<Workload>, e: &super::timeline::EventFact) -> bool {
+    workload == Some(Workload::Service)
+        && e.object.starts_with("MiniService/")
+        && (e.message.starts_with("Created Service: ")
+            || matches!(
+                e.reason.as_str(),
+                "FailedToCreateService" | "FailedToUpdateService"
+            ))
 }
 
 fn note_sets(replay: &Replay, seen: &mut [BTreeMap<String, i32>; 2]) {
@@ -316,6 +399,7 @@ fn check_bounds(
         outside[i] = crossed.is_some();
     };
     match workload {
+        Some(Workload::Pod | Workload::Service) => {}
         Some(Workload::ReplicaSet) => {
             let pods = replay.pods_total(side) as i32;
             report(
@@ -370,6 +454,8 @@ fn final_state(replay: &Replay, side: Side) -> FinalState {
         conditions: top.conditions.clone(),
         sets,
         pods: replay.pods_total(side),
+        node: top.node.clone(),
+        endpoints: replay.endpoints[side.index()].cloned(),
     }
 }
 
@@ -447,6 +533,9 @@ pub fn differences(recording: &Recording, summary: &Summary) -> Vec<String> {
             let who = if reached[0].contains(c) { b } else { m };
             out.push(format!("{name}: only {who} reached condition {c}"));
         }
+        if let [Some(eb), Some(em)] = [&end[0].endpoints, &end[1].endpoints] {
+            out.extend(endpoint_differences(&name, eb, em));
+        }
         if end[0].conditions != end[1].conditions {
             out.push(format!(
                 "{name}: conditions at the end: {b} [{}], {m} [{}]",
@@ -478,6 +567,31 @@ pub fn differences(recording: &Recording, summary: &Summary) -> Vec<String> {
         }
     }
     let [fb, fm] = &summary.final_state;
+    // Which node is not compared: both schedulers break ties between equal nodes at random.
+    if recording.workload == Some(Workload::Pod) && fb.node.is_some() != fm.node.is_some() {
+        let placed = |f: &FinalState| {
+            f.node
+                .as_ref()
+                .map_or("not scheduled".to_owned(), |n| format!("bound to {n}"))
+        };
+        out.push(format!(
+            "scheduling: {b} {}, {m} {}",
+            placed(fb),
+            placed(fm)
+        ));
+    }
+    if let [Some(eb), Some(em)] = [&fb.endpoints, &fm.endpoints] {
+        out.extend(endpoint_differences("final endpoints", eb, em));
+    } else if fb.endpoints.is_some() != fm.endpoints.is_some() {
+        let has = |f: &FinalState| {
+            if f.endpoints.is_some() {
+                "has endpoints"
+            } else {
+                "has none"
+            }
+        };
+        out.push(format!("final endpoints: {b} {}, {m} {}", has(fb), has(fm)));
+    }
     let counts = |f: &FinalState| {
         format!(
             "replicas {}/{} updated {} ready {} available {}, {} pods",
@@ -515,6 +629,25 @@ pub fn differences(recording: &Recording, summary: &Summary) -> Vec<String> {
             join(&fb.conditions),
             join(&fm.conditions)
         ));
+    }
+    out
+}
+
+/// What differs between two sides' addresses: ready, not ready, ports.
+fn endpoint_differences(at: &str, b: &EndpointsState, m: &EndpointsState) -> Vec<String> {
+    let mut out = Vec::new();
+    for (what, left, right) in [
+        ("ready addresses", &b.ready, &m.ready),
+        ("not-ready addresses", &b.not_ready, &m.not_ready),
+        ("ports", &b.ports, &m.ports),
+    ] {
+        if left != right {
+            out.push(format!(
+                "{at}: {what}: built-in [{}], minik8s [{}]",
+                left.join(", "),
+                right.join(", ")
+            ));
+        }
     }
     out
 }
@@ -591,6 +724,7 @@ pub(crate) mod tests {
                     ready,
                     terminating: false,
                     gone,
+                    ..PodState::default()
                 }),
             };
             let event = |t_ms, reason: &str| Entry {
@@ -770,5 +904,39 @@ pub(crate) mod tests {
         let mut deleted = rollout(dip);
         deleted.steps[2].step = Step::DeletePods { count: 1 };
         assert!(summarize(&deleted).steps[2].sides[0].crossed.is_empty());
+    }
+
+    #[test]
+    fn endpoints_that_differ_are_named_and_the_miniservices_own_service_is_not_compared() {
+        let endpoints = |ready: &[&str]| EndpointsState {
+            ready: ready.iter().map(|s| s.to_string()).collect(),
+            ports: vec!["http/8080/TCP".into()],
+            ..EndpointsState::default()
+        };
+        assert_eq!(
+            endpoint_differences(
+                "step 2 (wait)",
+                &endpoints(&["10.0.0.1", "10.0.0.2"]),
+                &endpoints(&["10.0.0.1"])
+            ),
+            ["step 2 (wait): ready addresses: built-in [10.0.0.1, 10.0.0.2], minik8s [10.0.0.1]"]
+        );
+        assert!(endpoint_differences("x", &endpoints(&["a"]), &endpoints(&["a"])).is_empty());
+        let event = |object: &str, reason: &str, message: &str| EventFact {
+            about: String::new(),
+            object: object.into(),
+            reason: reason.into(),
+            message: message.into(),
+            type_: "Normal".into(),
+        };
+        let own = event(
+            "MiniService/web",
+            "SuccessfulCreate",
+            "Created Service: mini-web",
+        );
+        assert!(keeps_its_own_service(Some(Workload::Service), &own));
+        assert!(!keeps_its_own_service(Some(Workload::Deployment), &own));
+        let other = event("MiniEndpoints/web", "FailedToUpdateEndpoint", "conflict");
+        assert!(!keeps_its_own_service(Some(Workload::Service), &other));
     }
 }

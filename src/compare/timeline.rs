@@ -44,9 +44,23 @@ pub struct Entry {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Fact {
     Top(TopState),
+    /// A set; for a service, an EndpointSlice.
     Set(SetState),
     Pod(PodState),
     Event(EventFact),
+    /// A service's Endpoints (built-in) or MiniEndpoints.
+    Endpoints(EndpointsState),
+}
+
+/// The addresses of an Endpoints or MiniEndpoints, sorted (the controllers sort them too).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EndpointsState {
+    pub side: Side,
+    pub ready: Vec<String>,
+    pub not_ready: Vec<String>,
+    /// `name/port/protocol` of each port.
+    pub ports: Vec<String>,
+    pub gone: bool,
 }
 
 /// A Deployment or MiniDeployment (or, for sets compared alone, the set) as last seen.
@@ -68,6 +82,9 @@ pub struct TopState {
     /// The spec fields that shape what the controller does, as `field: value` (defaults
     /// applied), to tell two hand-made objects apart.
     pub spec: BTreeMap<String, String>,
+    /// A pod compared with its twin: the node it is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     pub gone: bool,
 }
 
@@ -89,6 +106,9 @@ impl std::fmt::Display for Condition {
 pub struct SetState {
     pub uid: String,
     pub name: String,
+    /// Known from the object itself (an EndpointSlice's service label), not from its owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub side: Option<Side>,
     /// The controller owning it (a deployment's uid), if any.
     pub owner: Option<String>,
     pub revision: Option<i64>,
@@ -105,6 +125,11 @@ pub struct PodState {
     pub uid: String,
     pub name: String,
     pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// Only what a service's selector is matched against.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
     pub scheduled: bool,
     pub ready: bool,
     pub terminating: bool,
@@ -156,11 +181,16 @@ fn conditions(status: &Value) -> Vec<Condition> {
 
 /// The facts of a top object. Surge and unavailability are resolved as the controller does.
 pub fn top_state(side: Side, workload: Workload, object: &Value, gone: bool) -> TopState {
+    match workload {
+        Workload::Pod => return pod_top_state(side, object, gone),
+        Workload::Service => return service_top_state(side, object, gone),
+        _ => {}
+    }
     let spec = &object["spec"];
     let status = &object["status"];
     let desired = spec["replicas"].as_i64().map_or(1, |r| r as i32);
     let (max_surge, max_unavailable) = match workload {
-        Workload::ReplicaSet => (0, 0),
+        Workload::ReplicaSet | Workload::Pod | Workload::Service => (0, 0),
         Workload::Deployment => deployment_bounds(object, desired),
     };
     TopState {
@@ -178,7 +208,116 @@ pub fn top_state(side: Side, workload: Workload, object: &Value, gone: bool) -> 
         available: int(&status["availableReplicas"]),
         conditions: conditions(status),
         spec: spec_facts(workload, spec),
+        node: None,
         gone,
+    }
+}
+
+/// A Service or MiniService: what it selects is in `spec`; it has no rollout, and the
+/// MiniService's own status conditions have no built-in counterpart, so none are kept.
+fn service_top_state(side: Side, object: &Value, gone: bool) -> TopState {
+    let generation = object["metadata"]["generation"].as_i64().unwrap_or(1);
+    TopState {
+        side,
+        uid: text(&object["metadata"]["uid"]),
+        generation,
+        observed_generation: generation,
+        spec: spec_facts(Workload::Service, &object["spec"]),
+        gone,
+        ..TopState::default()
+    }
+}
+
+/// The selector of a service's spec facts.
+pub fn selector_of(top: &TopState) -> Option<BTreeMap<String, String>> {
+    serde_json::from_str(top.spec.get("selector")?).ok()
+}
+
+pub fn endpoints_state(side: Side, object: &Value, gone: bool) -> EndpointsState {
+    let mut state = EndpointsState {
+        side,
+        gone,
+        ..EndpointsState::default()
+    };
+    for subset in object["subsets"].as_array().into_iter().flatten() {
+        for (key, into) in [
+            ("addresses", &mut state.ready),
+            ("notReadyAddresses", &mut state.not_ready),
+        ] {
+            into.extend(
+                subset[key]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|a| text(&a["ip"])),
+            );
+        }
+        state
+            .ports
+            .extend(subset["ports"].as_array().into_iter().flatten().map(|p| {
+                format!(
+                    "{}/{}/{}",
+                    text(&p["name"]),
+                    p["port"],
+                    p["protocol"].as_str().unwrap_or("TCP")
+                )
+            }));
+    }
+    for list in [&mut state.ready, &mut state.not_ready, &mut state.ports] {
+        list.sort();
+        list.dedup();
+    }
+    state
+}
+
+/// An EndpointSlice as a set of the side whose Service it is for: `desired` is its
+/// endpoints, `ready` the ready ones.
+pub fn slice_state(object: &Value, gone: bool, services: &[Option<String>; 2]) -> Option<SetState> {
+    let service = object["metadata"]["labels"]["kubernetes.io/service-name"].as_str()?;
+    let side = Side::BOTH
+        .into_iter()
+        .find(|s| services[s.index()].as_deref() == Some(service))?;
+    let endpoints = object["endpoints"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
+    let ready = endpoints
+        .iter()
+        .filter(|e| e["conditions"]["ready"] != Value::Bool(false))
+        .count();
+    Some(SetState {
+        uid: text(&object["metadata"]["uid"]),
+        name: text(&object["metadata"]["name"]),
+        side: Some(side),
+        desired: endpoints.len() as i32,
+        replicas: endpoints.len() as i32,
+        ready: ready as i32,
+        available: ready as i32,
+        gone,
+        ..SetState::default()
+    })
+}
+
+/// A pod compared with its twin: one replica, scheduled or not, ready or not; a pod has no
+/// observedGeneration, so every generation counts as observed.
+fn pod_top_state(side: Side, object: &Value, gone: bool) -> TopState {
+    let pod = pod_state(object, gone);
+    let generation = object["metadata"]["generation"].as_i64().unwrap_or(1);
+    let ready = i32::from(pod.ready);
+    TopState {
+        side,
+        uid: pod.uid,
+        generation,
+        observed_generation: generation,
+        desired: 1,
+        replicas: i32::from(!gone),
+        updated: i32::from(!gone),
+        ready,
+        available: ready,
+        conditions: conditions(&object["status"]),
+        spec: spec_facts(Workload::Pod, &object["spec"]),
+        node: object["spec"]["nodeName"].as_str().map(str::to_owned),
+        gone,
+        ..TopState::default()
     }
 }
 
@@ -191,18 +330,63 @@ pub fn spec_facts(workload: Workload, spec: &Value) -> BTreeMap<String, String> 
         facts.insert(key.to_owned(), value);
     };
     let number = |v: &Value, default: i64| v.as_i64().unwrap_or(default).to_string();
-    put("replicas", number(&spec["replicas"], 1));
-    put("minReadySeconds", number(&spec["minReadySeconds"], 0));
-    for c in spec["template"]["spec"]["containers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
+    if workload == Workload::Service {
+        // With the API's defaults; an allocated cluster IP differs by nature, headless does not.
+        put("selector", spec["selector"].to_string());
+        put(
+            "type",
+            spec["type"].as_str().unwrap_or("ClusterIP").to_owned(),
+        );
+        put(
+            "sessionAffinity",
+            spec["sessionAffinity"]
+                .as_str()
+                .unwrap_or("None")
+                .to_owned(),
+        );
+        let publish = spec["publishNotReadyAddresses"].as_bool().unwrap_or(false);
+        put("publishNotReadyAddresses", publish.to_string());
+        put("headless", (spec["clusterIP"] == "None").to_string());
+        for p in spec["ports"].as_array().into_iter().flatten() {
+            let target = if p["targetPort"].is_null() {
+                &p["port"]
+            } else {
+                &p["targetPort"]
+            };
+            put(
+                &format!("ports[{}]", p["port"]),
+                format!("targetPort {target}"),
+            );
+        }
+        return facts;
+    }
+    let pod_spec = match workload {
+        Workload::Pod => spec,
+        _ => &spec["template"]["spec"],
+    };
+    for c in pod_spec["containers"].as_array().into_iter().flatten() {
         put(
             &format!("containers[{}].image", text(&c["name"])),
             text(&c["image"]),
         );
     }
+    if workload == Workload::Pod {
+        // What a scheduler decides on; the scheduler's own name is what twins differ in.
+        for key in [
+            "nodeSelector",
+            "affinity",
+            "tolerations",
+            "topologySpreadConstraints",
+            "priority",
+        ] {
+            if !pod_spec[key].is_null() {
+                put(key, pod_spec[key].to_string());
+            }
+        }
+        return facts;
+    }
+    put("replicas", number(&spec["replicas"], 1));
+    put("minReadySeconds", number(&spec["minReadySeconds"], 0));
     if workload == Workload::Deployment {
         put(
             "revisionHistoryLimit",
@@ -274,6 +458,7 @@ pub fn set_state(side: Side, object: &Value, gone: bool) -> SetState {
         ready: int(&status["readyReplicas"]),
         available: int(&status["availableReplicas"]),
         gone,
+        side: None,
     }
 }
 
@@ -288,6 +473,11 @@ pub fn pod_state(object: &Value, gone: bool) -> PodState {
         uid: text(&object["metadata"]["uid"]),
         name: text(&object["metadata"]["name"]),
         owner: controller_uid(object),
+        ip: status["podIP"]
+            .as_str()
+            .filter(|ip| !ip.is_empty())
+            .map(str::to_owned),
+        labels: serde_json::from_value(object["metadata"]["labels"].clone()).unwrap_or_default(),
         scheduled: !object["spec"]["nodeName"]
             .as_str()
             .unwrap_or_default()
@@ -321,6 +511,9 @@ pub fn sides(recording: &Recording) -> HashMap<String, Side> {
                 sides.insert(t.uid.clone(), t.side);
             }
             Fact::Set(s) => {
+                if let Some(side) = s.side {
+                    sides.insert(s.uid.clone(), side);
+                }
                 if let Some(o) = &s.owner {
                     owner.insert(&s.uid, o);
                 }
@@ -330,7 +523,7 @@ pub fn sides(recording: &Recording) -> HashMap<String, Side> {
                     owner.insert(&p.uid, o);
                 }
             }
-            Fact::Event(_) => {}
+            Fact::Event(_) | Fact::Endpoints(_) => {}
         }
     }
     let resolved: Vec<(String, Side)> = owner

@@ -353,3 +353,147 @@ async fn the_report_opens_in_a_browser_with_its_charts_drawn() {
     }
     ns.cleanup().await;
 }
+
+/// A pod and its twin for minik8s-scheduler: both bound, no difference; a pod that fits
+/// nowhere is unschedulable on both sides alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_is_placed_by_both_schedulers_alike() {
+    let ns = TestNamespace::new("compare-pod").await;
+    let scheduler = crate::common::unique_name("compare-scheduler");
+    let options = minik8s::scheduler::run::Options {
+        name: scheduler.clone(),
+        rate_limit: None,
+        seed: Some(1),
+        ..Default::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(async move {
+        let profile = minik8s::scheduler::profile::default_profile(0);
+        minik8s::scheduler::run::run(options, profile, async {
+            let _ = stopped.await;
+        })
+        .await
+        .expect("scheduler failed");
+    });
+    let dir = scratch_dir("compare-pod");
+    for (name, cpu, bound) in [("small", "100m", true), ("huge", "5000", false)] {
+        let pod = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name},
+            "spec": {
+                "containers": [{"name": "c", "image": "nginx:1.27", "resources": {"requests": {"cpu": cpu}}}]
+            }
+        });
+        let manifest = dir.join(format!("{name}.yaml"));
+        std::fs::write(&manifest, serde_norway::to_string(&pod).unwrap()).unwrap();
+        let output = compare(&[
+            "-f",
+            manifest.to_str().unwrap(),
+            "--namespace",
+            &ns.name,
+            "--scheduler-name",
+            &scheduler,
+            "--strict",
+            "-o",
+            "json",
+        ])
+        .await;
+        let json = json_output(&output);
+        assert_eq!(differences(&json), Vec::<String>::new(), "{name}");
+        assert!(
+            output.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        for side in json["summary"]["final_state"].as_array().unwrap() {
+            assert_eq!(side["node"].is_string(), bound, "{name}: {side}");
+        }
+        let reasons = &json["summary"]["event_reasons"];
+        let expected = if bound {
+            "Scheduled"
+        } else {
+            "FailedScheduling"
+        };
+        for side in [0, 1] {
+            assert!(reasons[side][expected].is_number(), "{name}: {reasons}");
+        }
+    }
+    let refused = compare(&[
+        "-f",
+        dir.join("small.yaml").to_str().unwrap(),
+        "--steps",
+        "create, scale 2",
+    ])
+    .await;
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr).trim(),
+        "error: scale 2: a pod (only create and wait) cannot take this step"
+    );
+    let _ = stop.send(());
+    let _ = running.await;
+    ns.cleanup().await;
+}
+
+/// A Service and its MiniService over the pods of one Deployment (in the same file), through
+/// the default steps (scale up, delete two pods, scale back): the same addresses throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_and_its_miniservice_keep_the_same_endpoints() {
+    let ns = TestNamespace::new("compare-svc").await;
+    let _controllers = Controllers::start(&ns.name, None);
+    let dir = scratch_dir("compare-svc");
+    let manifest = dir.join("web.yaml");
+    let service = json!({
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}
+    });
+    let backend = deployment("web", 3, 1);
+    let text = format!(
+        "{}---\n{}",
+        serde_norway::to_string(&service).unwrap(),
+        serde_norway::to_string(&backend).unwrap()
+    );
+    std::fs::write(&manifest, text).unwrap();
+    let output = compare(&[
+        "-f",
+        manifest.to_str().unwrap(),
+        "--namespace",
+        &ns.name,
+        "--strict",
+        "-o",
+        "json",
+    ])
+    .await;
+    let json = json_output(&output);
+    assert_eq!(differences(&json), Vec::<String>::new());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let steps: Vec<&str> = json["summary"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "create",
+            "wait",
+            "scale 5",
+            "wait",
+            "delete-pods 2",
+            "wait",
+            "scale 3",
+            "wait"
+        ]
+    );
+    for side in json["summary"]["final_state"].as_array().unwrap() {
+        let endpoints = &side["endpoints"];
+        assert_eq!(endpoints["ready"].as_array().unwrap().len(), 3, "{side}");
+        assert_eq!(endpoints["ports"], json!(["http/8080/TCP"]), "{side}");
+    }
+    ns.cleanup().await;
+}
