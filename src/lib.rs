@@ -8,3 +8,6 @@ pub mod controllers;
 pub mod manager;
 pub mod runtime;
 pub mod scheduler;
+
+#[cfg(test)]
+mod property_tests;

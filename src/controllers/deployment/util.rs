@@ -51,20 +51,36 @@ pub mod reason {
     pub const ROLLBACK_DONE: &str = "DeploymentRollback";
 }
 
-/// `N` or `N%` of `total`, percentages rounded up or down.
+/// The most a surge or unavailability resolves to: beyond any real replica count, and low
+/// enough that adding it to `replicas` (an i32) cannot overflow.
+pub const MAX_SCALED: i32 = 1 << 30;
+
+/// `N` or `N%` of `total`, percentages rounded up or down, at most [`MAX_SCALED`]. Admission
+/// lets any number of digits before the `%` through (as upstream's validation does), so the
+/// arithmetic saturates rather than overflows.
 pub fn scaled_value(value: &IntOrString, total: i32, round_up: bool) -> i32 {
-    match value {
-        IntOrString::Int(n) => *n,
+    let scaled = match value {
+        IntOrString::Int(n) => i128::from(*n),
         IntOrString::String(s) => {
-            let percent: i64 = s.trim_end_matches('%').parse().unwrap_or(0);
-            let scaled = percent * i64::from(total);
-            (if round_up {
-                (scaled + 99).div_euclid(100)
+            // Not a percentage: refused at admission (and an error for the built-in).
+            let digits = s.strip_suffix('%').unwrap_or("");
+            let percent: i128 = match digits.parse() {
+                Ok(p) => p,
+                // All digits but too many for an i128: as large as it gets.
+                Err(_) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                    i128::MAX
+                }
+                Err(_) => 0,
+            };
+            let scaled = percent.saturating_mul(i128::from(total));
+            if round_up {
+                scaled.saturating_add(99).div_euclid(100)
             } else {
                 scaled.div_euclid(100)
-            }) as i32
+            }
         }
-    }
+    };
+    scaled.clamp(0, i128::from(MAX_SCALED)) as i32
 }
 
 fn rolling_update(d: &MiniDeployment) -> Option<RollingUpdateDeployment> {
@@ -539,6 +555,16 @@ mod tests {
         assert_eq!(fenceposts(&bounds("0%", "0%"), 3), (0, 1));
         assert_eq!(fenceposts(&bounds("3", "50%"), 5), (3, 2));
         assert_eq!(fenceposts(&bounds("100%", "100%"), 7), (7, 7));
+        // Admission takes any number of digits; 18 of them once overflowed the product.
+        assert_eq!(
+            fenceposts(&bounds("999999999999999999%", "0"), 2_000_000_000),
+            (MAX_SCALED, 0)
+        );
+        assert_eq!(fenceposts(&bounds(&"9".repeat(60), "1"), 10).0, 0);
+        assert_eq!(
+            fenceposts(&bounds(&format!("{}%", "9".repeat(60)), "1"), 10),
+            (MAX_SCALED, 1)
+        );
     }
 
     fn deployment(replicas: i32, annotations: serde_json::Value) -> MiniDeployment {
