@@ -238,8 +238,24 @@ pub fn summarize(recording: &Recording) -> Summary {
                 b.settled = None;
             }
         }
+        // Watches of different kinds are not ordered with one another: a set may be seen
+        // scaled before the change to `replicas` that caused it. The bounds therefore allow
+        // every `replicas` the top object shows during the step, from the start on.
+        let window = recording
+            .entries
+            .iter()
+            .filter(|e| e.t_ms >= record.start_ms && e.t_ms < end);
+        let mut range = Side::BOTH.map(|side| replay.desired(side).map(|d| (d, d)));
+        for entry in window {
+            if let Fact::Top(t) = &entry.fact {
+                let r = &mut range[t.side.index()];
+                *r = Some(r.map_or((t.desired, t.desired), |(lo, hi)| {
+                    (lo.min(t.desired), hi.max(t.desired))
+                }));
+            }
+        }
         for side in Side::BOTH {
-            bounds[side.index()].start_desired = replay.desired(side);
+            bounds[side.index()].desired_range = range[side.index()];
         }
         let mut sides: [SideStep; 2] = Default::default();
         for side in Side::BOTH {
@@ -362,8 +378,8 @@ fn note_sets(replay: &Replay, seen: &mut [BTreeMap<String, i32>; 2]) {
 /// What the bounds of one side are measured against.
 #[derive(Clone, Copy, Default)]
 struct Bounds {
-    /// `replicas` when the step began.
-    start_desired: Option<i32>,
+    /// The least and most `replicas` the top object shows from the step's start to its end.
+    desired_range: Option<(i32, i32)>,
     /// Availability is bounded once a side has settled (a completed wait), at the replicas it
     /// settled at or fewer; deleting pods on purpose lifts the bound until the next wait.
     settled: Option<i32>,
@@ -381,14 +397,14 @@ fn check_bounds(
     s: &mut SideStep,
 ) {
     let Bounds {
-        start_desired,
+        desired_range,
         settled,
         ref mut outside,
     } = *bounds;
     let Some(top) = replay.tops[side.index()] else {
         return;
     };
-    let high = start_desired.map_or(top.desired, |d| d.max(top.desired));
+    let (low_desired, high) = desired_range.unwrap_or((top.desired, top.desired));
     let at = format!("at {:.1} s", t_ms as f64 / 1000.0);
     let mut report = |i: usize, crossed: Option<String>| {
         if let Some(message) = &crossed
@@ -418,7 +434,7 @@ fn check_bounds(
                     )
                 }),
             );
-            let low = settled.map(|s| s.min(top.desired));
+            let low = settled.map(|s| s.min(low_desired));
             let short = low.filter(|low| {
                 top.observed_generation >= top.generation
                     && top.available < low - top.max_unavailable
@@ -938,5 +954,31 @@ pub(crate) mod tests {
         assert!(!keeps_its_own_service(Some(Workload::Deployment), &own));
         let other = event("MiniEndpoints/web", "FailedToUpdateEndpoint", "conflict");
         assert!(!keeps_its_own_service(Some(Workload::Service), &other));
+    }
+
+    #[test]
+    fn a_set_seen_scaled_before_its_deployment_is_within_the_bounds() {
+        // The set's watch delivers the scale-up to 4 before the deployment's shows replicas 4.
+        let recording = rollout(|side, entries| {
+            if side == Side::Minik8s {
+                let mut set = entries[1].clone();
+                set.t_ms = 1004;
+                if let Fact::Set(s) = &mut set.fact {
+                    s.desired = 4;
+                }
+                let mut top = entries[6].clone();
+                top.t_ms = 1006;
+                if let Fact::Top(t) = &mut top.fact {
+                    t.desired = 4;
+                }
+                entries.extend([set, top]);
+            }
+        });
+        let summary = summarize(&recording);
+        assert!(
+            summary.steps[2].sides[1].crossed.is_empty(),
+            "{:?}",
+            summary.steps[2].sides[1].crossed
+        );
     }
 }
