@@ -228,8 +228,9 @@ pub fn summarize(recording: &Recording) -> Summary {
             .steps
             .get(i + 1)
             .map_or(recording.end_ms, |next| next.start_ms);
-        // What happened before the first step (existing objects) counts as its start.
-        while let Some(entry) = entries.next_if(|e| e.t_ms < record.start_ms) {
+        // A step's window is (start, end]: what was seen in the millisecond a step's write
+        // was made cannot be its effect (for existing objects, the initial lists end there).
+        while let Some(entry) = entries.next_if(|e| e.t_ms <= record.start_ms) {
             replay.apply(entry);
             note_sets(&replay, &mut seen_sets);
         }
@@ -244,7 +245,7 @@ pub fn summarize(recording: &Recording) -> Summary {
         let window = recording
             .entries
             .iter()
-            .filter(|e| e.t_ms >= record.start_ms && e.t_ms < end);
+            .filter(|e| e.t_ms > record.start_ms && e.t_ms <= end);
         let mut range = Side::BOTH.map(|side| replay.desired(side).map(|d| (d, d)));
         for entry in window {
             if let Fact::Top(t) = &entry.fact {
@@ -266,7 +267,7 @@ pub fn summarize(recording: &Recording) -> Summary {
                 s.conditions_reached.extend(top.conditions.iter().cloned());
             }
         }
-        while let Some(entry) = entries.next_if(|e| e.t_ms < end) {
+        while let Some(entry) = entries.next_if(|e| e.t_ms <= end) {
             for side in replay.apply(entry).sides() {
                 let s = &mut sides[side.index()];
                 match &entry.fact {
@@ -980,5 +981,16 @@ pub(crate) mod tests {
             "{:?}",
             summary.steps[2].sides[1].crossed
         );
+    }
+
+    #[test]
+    fn what_was_seen_in_the_millisecond_a_step_began_predates_it() {
+        // Recording existing objects: the initial list of sets ends in the step's first
+        // millisecond; those sets were not created by the step.
+        let mut recording = rollout(|_, _| {});
+        recording.steps[0].start_ms = 11;
+        let summary = summarize(&recording);
+        assert_eq!(summary.steps[0].sides[0].sets_created, 0);
+        assert_eq!(summary.differences, Vec::<String>::new());
     }
 }
