@@ -93,6 +93,67 @@ async fn rendered_manifests_pass_server_side_dry_run() {
     ns.cleanup().await;
 }
 
+/// Every pod the chart runs (the controller manager and the scheduler) is admitted by a
+/// namespace that enforces the restricted Pod Security Standard, and a privileged pod is not:
+/// the admission is real.
+#[tokio::test]
+async fn the_charts_pods_meet_the_restricted_pod_security_standard() {
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::PostParams;
+
+    let ns = TestNamespace::new("chart-restricted").await;
+    kubectl(&[
+        "label",
+        "namespace",
+        &ns.name,
+        "pod-security.kubernetes.io/enforce=restricted",
+        "pod-security.kubernetes.io/enforce-version=latest",
+    ]);
+    let rendered = helm(&["template", "minik8s", &chart(), "--namespace", &ns.name]);
+    let dry_run = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    let pods = ns.api::<Pod>();
+    let mut checked = Vec::new();
+    for document in serde_norway::Deserializer::from_str(&rendered) {
+        let object: serde_json::Value = serde::Deserialize::deserialize(document).unwrap();
+        if object["kind"] != "Deployment" {
+            continue;
+        }
+        let name = object["metadata"]["name"].as_str().unwrap().to_owned();
+        let mut spec = object["spec"]["template"]["spec"].clone();
+        // A dry run creates no service account; Pod Security does not look at it.
+        spec.as_object_mut().unwrap().remove("serviceAccountName");
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": name, "labels": object["spec"]["template"]["metadata"]["labels"]},
+            "spec": spec,
+        }))
+        .unwrap();
+        if let Err(e) = pods.create(&dry_run, &pod).await {
+            panic!("the chart's {name} pod is refused under the restricted standard: {e}");
+        }
+        checked.push(name);
+    }
+    assert_eq!(checked, ["minik8s", "minik8s-scheduler"]);
+    let privileged: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "privileged"},
+        "spec": {"containers": [{"name": "c", "image": "busybox", "securityContext": {"privileged": true}}]}
+    }))
+    .unwrap();
+    match pods.create(&dry_run, &privileged).await {
+        Err(kube::Error::Api(status)) => assert!(
+            status
+                .message
+                .contains("violates PodSecurity \"restricted:latest\""),
+            "{}",
+            status.message
+        ),
+        other => panic!("a privileged pod should be refused: {other:?}"),
+    }
+    ns.cleanup().await;
+}
+
 /// Installs the chart into the test's namespace; returns the release name and a kubeconfig
 /// for its service account `<release>-<account>`.
 fn install_release(ns: &TestNamespace, account: &str) -> (String, std::path::PathBuf) {
