@@ -304,17 +304,19 @@ async fn replica_failure_is_reported_while_a_quota_refuses_pods() {
     assert_eq!(condition.reason.as_deref(), Some("FailedCreate"));
     assert_eq!(condition.status.as_deref(), Some("True"));
     assert!(condition.message.unwrap().contains("exceeded quota"));
-    let events = ns
-        .api::<Event>()
-        .list(&ListParams::default())
-        .await
-        .unwrap();
-    assert!(
+    // Events are written by the recorder a moment after the status that reports the failure.
+    crate::common::eventually(Duration::from_secs(15), "a FailedCreate event", || async {
+        let events = ns
+            .api::<Event>()
+            .list(&ListParams::default())
+            .await
+            .unwrap();
         events
             .items
             .iter()
             .any(|e| e.reason.as_deref() == Some("FailedCreate"))
-    );
+    })
+    .await;
     assert_eq!(active_pods(&ns, "web").await.len(), 2);
 
     // Within the quota again: the condition goes away after a clean sync.
