@@ -250,8 +250,7 @@ async fn from_manifest(
     // Events are written a moment after what they report.
     tokio::time::sleep(Duration::from_secs(1)).await;
     progress.stop();
-    let mut recording = recorder.stop();
-    crate::compare::recorder::sort_entries(&mut recording);
+    let recording = recorder.stop();
     if fresh && !args.keep {
         let _ = namespaces
             .delete(&namespace, &DeleteParams::default())
@@ -291,10 +290,7 @@ async fn existing(
         .unwrap_or_else(|| client.default_namespace().to_owned());
     let recorder = Recorder::start(client, &namespace, wa, names.clone()).await?;
     let missing: Vec<String> = recorder.read(|r| {
-        let mut replay = Replay::new(r);
-        r.entries.iter().for_each(|e| {
-            replay.apply(e);
-        });
+        let replay = Replay::at_end(r);
         Side::BOTH
             .into_iter()
             .filter(|s| replay.tops[s.index()].is_none())
@@ -319,9 +315,7 @@ async fn existing(
     for side in Side::BOTH {
         recorder.step_ended(index, side, Ok(()));
     }
-    let mut recording = recorder.stop();
-    crate::compare::recorder::sort_entries(&mut recording);
-    Ok(recording)
+    Ok(recorder.stop())
 }
 
 fn truncate_name(name: &str) -> &str {
@@ -376,10 +370,7 @@ impl Progress {
 }
 
 fn progress_lines(recording: &Recording, steps: usize) -> [String; 2] {
-    let mut replay = Replay::new(recording);
-    for entry in &recording.entries {
-        replay.apply(entry);
-    }
+    let replay = Replay::at_end(recording);
     let step = recording.steps.last();
     Side::BOTH.map(|side| {
         let (n, text, done) = match step {

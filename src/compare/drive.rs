@@ -87,11 +87,11 @@ impl Sides<'_> {
                 // The pods first (the backend's rollout), then this side's endpoints.
                 self.wait_for_backends().await?;
                 let workload = self.workload;
-                return self.wait_until(side, |r| complete(r, side, workload)).await;
+                return self.wait_until(|r| complete(r, side, workload)).await;
             }
             Step::Wait => {
                 let workload = self.workload;
-                return self.wait_until(side, |r| complete(r, side, workload)).await;
+                return self.wait_until(|r| complete(r, side, workload)).await;
             }
             Step::Scale { replicas } => merge(json!({"spec": {"replicas": replicas}})).await?,
             Step::Pause | Step::Resume => {
@@ -116,7 +116,7 @@ impl Sides<'_> {
         }
         // Done once the controller has seen the write.
         let generation = written.metadata.generation.unwrap_or(0);
-        self.wait_until(side, |r| {
+        self.wait_until(|r| {
             r.tops[side.index()].is_some_and(|t| t.observed_generation >= generation)
         })
         .await
@@ -190,16 +190,11 @@ impl Sides<'_> {
             .map_err(|e| e.to_string())
     }
 
-    async fn wait_until(&self, side: Side, done: impl Fn(&Replay) -> bool) -> Result<(), String> {
-        let _ = side;
+    async fn wait_until(&self, done: impl Fn(&Replay) -> bool) -> Result<(), String> {
         loop {
-            let reached = self.recorder.read(|recording| {
-                let mut replay = Replay::new(recording);
-                for entry in &recording.entries {
-                    replay.apply(entry);
-                }
-                done(&replay)
-            });
+            let reached = self
+                .recorder
+                .read(|recording| done(&Replay::at_end(recording)));
             if reached {
                 return Ok(());
             }
@@ -257,11 +252,7 @@ impl Sides<'_> {
     /// Deletes `count` of the side's pods, the first by name.
     async fn delete_pods(&self, side: Side, count: usize) -> Result<(), String> {
         let mut names: Vec<String> = self.recorder.read(|recording| {
-            let mut replay = Replay::new(recording);
-            for entry in &recording.entries {
-                replay.apply(entry);
-            }
-            replay.pods[side.index()]
+            Replay::at_end(recording).pods[side.index()]
                 .values()
                 .filter(|p| !p.terminating)
                 .map(|p| p.name.clone())

@@ -224,13 +224,15 @@ impl Recorder {
         }
     }
 
-    /// Stops the watches; the recording ends now.
+    /// Stops the watches; the recording ends now. Its entries are put in time order: two
+    /// watches can push theirs a millisecond out of order.
     pub fn stop(mut self) -> Recording {
         self.abort();
         let end = self.now_ms();
         let mut state = self.state.lock().expect("recorder lock");
         let mut recording = std::mem::take(&mut state.recording);
         recording.end_ms = end;
+        recording.entries.sort_by_key(|e| e.t_ms);
         recording
     }
 }
@@ -355,9 +357,4 @@ fn record(
         state.last.insert(key, fact.clone());
     }
     state.recording.entries.push(Entry { t_ms, fact });
-}
-
-/// Keeps `entries` in time order when watches deliver out of order by a millisecond.
-pub fn sort_entries(recording: &mut Recording) {
-    recording.entries.sort_by_key(|e| e.t_ms);
 }

@@ -58,6 +58,15 @@ impl<'a> Replay<'a> {
         }
     }
 
+    /// Both sides as the recording leaves them.
+    pub fn at_end(recording: &'a Recording) -> Self {
+        let mut replay = Replay::new(recording);
+        for entry in &recording.entries {
+            replay.apply(entry);
+        }
+        replay
+    }
+
     /// Applies one entry; returns the sides it concerns.
     pub fn apply(&mut self, entry: &'a Entry) -> Touched {
         match &entry.fact {

@@ -71,11 +71,6 @@ impl Workload {
         }
     }
 
-    /// The kind of the sets a top object owns (for a set: itself).
-    pub fn set_kind(self, side: Side) -> &'static str {
-        Workload::ReplicaSet.type_meta(side).1
-    }
-
     /// The workload and side a kind (or kubectl's short name for it) names.
     pub fn of_kind(kind: &str) -> Option<(Workload, Side)> {
         Some(match kind.to_ascii_lowercase().as_str() {
