@@ -38,6 +38,17 @@ fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// Writes `objects` as one YAML file `file` in `dir`.
+fn write_manifest(dir: &Path, file: &str, objects: &[Value]) -> PathBuf {
+    let documents: Vec<String> = objects
+        .iter()
+        .map(|o| serde_norway::to_string(o).unwrap())
+        .collect();
+    let path = dir.join(file);
+    std::fs::write(&path, documents.join("---\n")).unwrap();
+    path
+}
+
 async fn compare(args: &[&str]) -> Output {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_minik8s"))
         .arg("compare")
@@ -64,13 +75,11 @@ fn differences(output: &Value) -> Vec<String> {
 async fn the_default_steps_show_no_difference_between_the_twins() {
     let ns = TestNamespace::new("compare").await;
     let _controllers = Controllers::start(&ns.name, None);
-    let dir = scratch_dir("compare");
-    let manifest = dir.join("web.yaml");
-    std::fs::write(
-        &manifest,
-        serde_norway::to_string(&deployment("web", 4, 1)).unwrap(),
-    )
-    .unwrap();
+    let manifest = write_manifest(
+        &scratch_dir("compare"),
+        "web.yaml",
+        &[deployment("web", 4, 1)],
+    );
     let output = compare(&[
         "-f",
         manifest.to_str().unwrap(),
@@ -279,12 +288,7 @@ async fn the_report_opens_in_a_browser_with_its_charts_drawn() {
     let ns = TestNamespace::new("compare-report").await;
     let _controllers = Controllers::start(&ns.name, None);
     let dir = scratch_dir("compare-report");
-    let manifest = dir.join("web.yaml");
-    std::fs::write(
-        &manifest,
-        serde_norway::to_string(&deployment("web", 2, 1)).unwrap(),
-    )
-    .unwrap();
+    let manifest = write_manifest(&dir, "web.yaml", &[deployment("web", 2, 1)]);
     let report = dir.join("report.html");
     let output = compare(&[
         "-f",
@@ -359,22 +363,8 @@ async fn the_report_opens_in_a_browser_with_its_charts_drawn() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pod_is_placed_by_both_schedulers_alike() {
     let ns = TestNamespace::new("compare-pod").await;
-    let scheduler = crate::common::unique_name("compare-scheduler");
-    let options = minik8s::scheduler::run::Options {
-        name: scheduler.clone(),
-        rate_limit: None,
-        seed: Some(1),
-        ..Default::default()
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(async move {
-        let profile = minik8s::scheduler::profile::default_profile(0);
-        minik8s::scheduler::run::run(options, profile, async {
-            let _ = stopped.await;
-        })
-        .await
-        .expect("scheduler failed");
-    });
+    let scheduler_name = crate::common::unique_name("compare-scheduler");
+    let scheduler = crate::scheduler::Scheduler::start(&scheduler_name);
     let dir = scratch_dir("compare-pod");
     for (name, cpu, bound) in [("small", "100m", true), ("huge", "5000", false)] {
         let pod = json!({
@@ -384,15 +374,14 @@ async fn a_pod_is_placed_by_both_schedulers_alike() {
                 "containers": [{"name": "c", "image": "nginx:1.27", "resources": {"requests": {"cpu": cpu}}}]
             }
         });
-        let manifest = dir.join(format!("{name}.yaml"));
-        std::fs::write(&manifest, serde_norway::to_string(&pod).unwrap()).unwrap();
+        let manifest = write_manifest(&dir, &format!("{name}.yaml"), &[pod]);
         let output = compare(&[
             "-f",
             manifest.to_str().unwrap(),
             "--namespace",
             &ns.name,
             "--scheduler-name",
-            &scheduler,
+            &scheduler_name,
             "--strict",
             "-o",
             "json",
@@ -429,8 +418,7 @@ async fn a_pod_is_placed_by_both_schedulers_alike() {
         String::from_utf8_lossy(&refused.stderr).trim(),
         "error: scale 2: a pod (only create and wait) cannot take this step"
     );
-    let _ = stop.send(());
-    let _ = running.await;
+    scheduler.stop().await;
     ns.cleanup().await;
 }
 
@@ -440,20 +428,13 @@ async fn a_pod_is_placed_by_both_schedulers_alike() {
 async fn a_service_and_its_miniservice_keep_the_same_endpoints() {
     let ns = TestNamespace::new("compare-svc").await;
     let _controllers = Controllers::start(&ns.name, None);
-    let dir = scratch_dir("compare-svc");
-    let manifest = dir.join("web.yaml");
     let service = json!({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "web"},
         "spec": {"selector": {"app": "web"}, "ports": [{"name": "http", "port": 80, "targetPort": 8080}]}
     });
     let backend = deployment("web", 3, 1);
-    let text = format!(
-        "{}---\n{}",
-        serde_norway::to_string(&service).unwrap(),
-        serde_norway::to_string(&backend).unwrap()
-    );
-    std::fs::write(&manifest, text).unwrap();
+    let manifest = write_manifest(&scratch_dir("compare-svc"), "web.yaml", &[service, backend]);
     let output = compare(&[
         "-f",
         manifest.to_str().unwrap(),

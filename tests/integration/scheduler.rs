@@ -137,13 +137,13 @@ fn pod(ns: &TestNamespace, name: &str, scheduler: &str, cpu: &str, extra: Value)
 }
 
 /// The scheduler, in this process, for pods with `name` as schedulerName.
-struct Scheduler(
+pub(crate) struct Scheduler(
     Option<tokio::sync::oneshot::Sender<()>>,
     tokio::task::JoinHandle<()>,
 );
 
 impl Scheduler {
-    fn start(name: &str) -> Self {
+    pub(crate) fn start(name: &str) -> Self {
         let options = minik8s::scheduler::run::Options {
             name: name.to_string(),
             rate_limit: None,
@@ -162,7 +162,7 @@ impl Scheduler {
         Self(Some(stop), task)
     }
 
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         if let Some(stop) = self.0.take() {
             let _ = stop.send(());
         }
