@@ -3,7 +3,7 @@
 //! pods total/ready/available, each side's sets as stacked areas, the steps and events as
 //! marks; then the step table, the scaling sequences and the differences.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::fmt::Write;
 
 use plotters::coord::types::RangedCoordf64;
@@ -28,7 +28,7 @@ struct Series {
 fn series(recording: &Recording) -> [Series; 2] {
     let mut out: [Series; 2] = Default::default();
     let mut replay = Replay::new(recording);
-    let mut set_index: [BTreeMap<String, ()>; 2] = Default::default();
+    let mut labelled: [BTreeSet<String>; 2] = Default::default();
     for entry in &recording.entries {
         for side in replay.apply(entry).sides() {
             let t = entry.t_ms as f64 / 1000.0;
@@ -44,7 +44,7 @@ fn series(recording: &Recording) -> [Series; 2] {
             }
             for set in replay.sets[side.index()].values() {
                 let label = set_label(recording.workload, set);
-                if set_index[side.index()].insert(label.clone(), ()).is_none() {
+                if labelled[side.index()].insert(label.clone()) {
                     s.sets.push((label, vec![(t, 0.0)]));
                 }
             }
