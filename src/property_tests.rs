@@ -100,7 +100,7 @@ proptest! {
     /// The scale-down order: no pod goes before itself, two pods are never each before the
     /// other, and sorting keeps every pod.
     #[test]
-    fn the_deletion_order_is_irreflexive_and_asymmetric(pods in proptest::collection::vec(pod(), 1..12), seed in any::<u64>()) {
+    fn the_deletion_order_is_a_strict_weak_order_whatever_the_input_order(pods in proptest::collection::vec(pod(), 1..12), seed in any::<u64>()) {
         let now = "2026-06-01T12:00:00Z".parse().unwrap();
         let ranked: Vec<Ranked> = pods.iter().enumerate().map(|(i, pod)| Ranked { pod, rank: i % 3 }).collect();
         for a in &ranked {
@@ -109,14 +109,129 @@ proptest! {
                 prop_assert!(!(delete_before(a, b, now) && delete_before(b, a, now)));
             }
         }
-        let mut sorted = ranked.clone();
-        shuffle(&mut sorted, seed);
-        sort_for_deletion(&mut sorted, now);
+        // Transitive, and so is "neither goes first": a strict weak order, which is what
+        // sorting needs to give one answer.
+        let equivalent = |a: &Ranked, b: &Ranked| !delete_before(a, b, now) && !delete_before(b, a, now);
+        for a in &ranked {
+            for b in &ranked {
+                for c in &ranked {
+                    if delete_before(a, b, now) && delete_before(b, c, now) {
+                        prop_assert!(delete_before(a, c, now));
+                    }
+                    if equivalent(a, b) && equivalent(b, c) {
+                        prop_assert!(equivalent(a, c));
+                    }
+                }
+            }
+        }
+        let sorted_from = |seed: u64| {
+            let mut sorted = ranked.clone();
+            shuffle(&mut sorted, seed);
+            sort_for_deletion(&mut sorted, now);
+            sorted
+        };
+        let (sorted, again) = (sorted_from(seed), sorted_from(seed.rotate_left(17) ^ 0x9e37));
         let mut names: Vec<_> = sorted.iter().map(|r| r.pod.metadata.uid.clone()).collect();
         let mut expected: Vec<_> = ranked.iter().map(|r| r.pod.metadata.uid.clone()).collect();
         names.sort();
         expected.sort();
         prop_assert_eq!(names, expected);
+        // Whatever order the pods came in, the same pods (or ones the order cannot tell
+        // apart) are deleted first.
+        for (a, b) in sorted.iter().zip(&again) {
+            prop_assert!(equivalent(a, b), "{:?} vs {:?}", a.pod.metadata.name, b.pod.metadata.name);
+        }
+        for pair in sorted.windows(2) {
+            prop_assert!(!delete_before(&pair[1], &pair[0], now));
+        }
+    }
+
+    /// Label selectors with any operators and values: converting never panics, refuses
+    /// exactly what upstream's `labels.NewRequirement` refuses, a selector that converts
+    /// matches exactly as upstream's `labels.Requirement.Matches` says, and the string
+    /// written to the scale subresource is what it prints.
+    #[test]
+    fn selectors_match_as_upstream_requirements_do(
+        match_labels in proptest::option::of(proptest::collection::btree_map("[ab]", "[xy]", 0..3)),
+        expressions in proptest::option::of(proptest::collection::vec(
+            ("[abc]", prop_oneof![Just("In"), Just("NotIn"), Just("Exists"), Just("DoesNotExist"), Just("Gt"), Just("in"), Just("")],
+             proptest::option::of(proptest::collection::vec("[xyz]", 0..3))),
+            0..4)),
+        labels in proptest::collection::btree_map("[abc]", "[xyz]", 0..4),
+    ) {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
+        use kube::core::SelectorExt;
+        let requirements: Vec<LabelSelectorRequirement> = expressions.clone().unwrap_or_default().into_iter()
+            .map(|(key, operator, values)| LabelSelectorRequirement { key, operator: operator.into(), values })
+            .collect();
+        let selector = LabelSelector { match_labels: match_labels.clone(), match_expressions: expressions.map(|_| requirements.clone()) };
+        let printed = crate::controllers::replicaset::status::selector_string(&selector);
+        let Ok(query) = crate::runtime::label_selector::to_selector(&selector) else {
+            prop_assert!(printed.is_none());
+            prop_assert!(requirements.iter().any(|r| !upstream_accepts(r)), "{:?}", requirements);
+            return Ok(());
+        };
+        prop_assert!(requirements.iter().all(upstream_accepts), "{:?}", requirements);
+        prop_assert_eq!(printed, Some(query.to_string()));
+        let holds = |r: &LabelSelectorRequirement| {
+            let values = r.values.clone().unwrap_or_default();
+            match (r.operator.as_str(), labels.get(&r.key)) {
+                ("In", Some(v)) => values.contains(v),
+                ("In", None) => false,
+                ("NotIn", Some(v)) => !values.contains(v),
+                ("NotIn", None) => true,
+                ("Exists", found) => found.is_some(),
+                ("DoesNotExist", found) => found.is_none(),
+                _ => unreachable!("refused above"),
+            }
+        };
+        let expected = match_labels.unwrap_or_default().iter().all(|(k, v)| labels.get(k) == Some(v))
+            && requirements.iter().all(holds);
+        prop_assert_eq!(query.matches(&labels), expected, "{} on {:?}", query, labels);
+    }
+
+    /// Revision and rollback-to annotations of any text are read as Go's
+    /// `strconv.ParseInt(v, 10, 64)` reads them; the next revision is never below 1 and the
+    /// previous one is upstream's `LastRevision` (the second highest, counting from 0).
+    #[test]
+    fn revisions_are_read_as_upstream_reads_them(
+        texts in proptest::collection::vec("\\PC{0,6}|[+-]?[0-9]{1,20}|-?[0-9]{1,3}", 0..6),
+    ) {
+        use crate::controllers::deployment::util::{REVISION, max_revision, parse_revision, previous_revision};
+        let go_parse_int = |text: &str| -> Option<i64> {
+            let digits = text.strip_prefix(['+', '-']).unwrap_or(text);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let magnitude: i128 = digits.parse().ok()?;
+            let value = if text.starts_with('-') { -magnitude } else { magnitude };
+            i64::try_from(value).ok()
+        };
+        for text in &texts {
+            prop_assert_eq!(parse_revision(text), go_parse_int(text), "{:?}", text);
+        }
+        let sets: Vec<_> = texts.iter().enumerate().map(|(i, text)| std::sync::Arc::new(serde_json::from_value::<crate::api::MiniReplicaSet>(json!({
+            "apiVersion": "minik8s.dev/v1alpha1", "kind": "MiniReplicaSet",
+            "metadata": {"name": format!("r{i}"), "annotations": {REVISION: text}},
+            "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {}}
+        })).unwrap())).collect();
+        let mut parsed: Vec<i64> = texts.iter().filter_map(|t| go_parse_int(t)).chain([0, 0]).collect();
+        parsed.sort_unstable_by(|a, b| b.cmp(a));
+        prop_assert_eq!(max_revision(&sets), parsed[0]);
+        prop_assert_eq!(previous_revision(&sets), parsed[1]);
+    }
+}
+
+/// What upstream's `labels.NewRequirement` accepts (the keys generated here are all valid):
+/// a known operator, values for In and NotIn, none for Exists and DoesNotExist.
+fn upstream_accepts(
+    r: &k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement,
+) -> bool {
+    let values = r.values.as_ref().map_or(0, Vec::len);
+    match r.operator.as_str() {
+        "In" | "NotIn" => values > 0,
+        "Exists" | "DoesNotExist" => values == 0,
+        _ => false,
     }
 }
 

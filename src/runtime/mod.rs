@@ -6,6 +6,7 @@ pub mod client;
 pub mod events;
 pub mod health;
 pub mod informer;
+pub mod label_selector;
 pub mod leader;
 pub mod metrics;
 pub mod shutdown;

@@ -524,7 +524,7 @@ fn split_by_pdb_violation(
 /// The PDB's selector; None when it selects nothing: missing, empty, or invalid.
 fn pdb_selector(pdb: &PodDisruptionBudget) -> Option<Selector> {
     let selector = pdb.spec.as_ref()?.selector.clone()?;
-    Selector::try_from(selector)
+    crate::runtime::label_selector::to_selector(&selector)
         .ok()
         .filter(|s| !s.selects_all())
 }
@@ -836,7 +836,8 @@ mod tests {
             });
         terms.into_iter().flatten().any(|term| {
             let selector = term.label_selector.clone().unwrap_or_default();
-            Selector::try_from(selector).is_ok_and(|s| s.matches(incoming.labels()))
+            crate::runtime::label_selector::to_selector(&selector)
+                .is_ok_and(|s| s.matches(incoming.labels()))
         })
     }
 

@@ -1,12 +1,13 @@
 //! MiniReplicaSet and pod events → MiniDeployments to sync (upstream `addReplicaSet`,
 //! `updateReplicaSet`, `deleteReplicaSet`, `deletePod`).
 
+use crate::runtime::label_selector;
 use std::sync::Arc;
 
 use futures::channel::mpsc::UnboundedSender;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
-use kube::core::{Selector, SelectorExt};
+use kube::core::SelectorExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::CachedDeployment;
@@ -55,7 +56,7 @@ impl Waker {
         for cached in self.deployments.state() {
             let Ok(d) = &cached.0 else { continue };
             let selects = d.namespace().as_deref() == Some(namespace.as_str())
-                && Selector::try_from(d.spec.selector.clone())
+                && label_selector::to_selector(&d.spec.selector)
                     .is_ok_and(|s| !s.selects_all() && s.matches(rs.labels()));
             if selects {
                 self.wake(&namespace, &d.name_any());

@@ -2,13 +2,14 @@
 //! the MiniReplicaSets, then scale, roll back or roll out, and write status. Decisions come
 //! from `plan`, `status` and `util`; this module only carries them out.
 
+use crate::runtime::label_selector;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use kube::core::{Selector, SelectorExt};
+use kube::core::SelectorExt;
 use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::{Value, json};
@@ -56,7 +57,7 @@ pub async fn sync(d: &MiniDeployment, ctx: &Context) -> Result<Action, Error> {
 }
 
 fn rollback_to(d: &MiniDeployment) -> Option<i64> {
-    d.annotations().get(util::ROLLBACK_TO)?.parse().ok()
+    util::parse_revision(d.annotations().get(util::ROLLBACK_TO)?)
 }
 
 fn all(old: &[Set], new: Option<&Set>) -> Vec<Set> {
@@ -86,8 +87,8 @@ impl<'a> Run<'a> {
 
     /// The sets this deployment controls, adopting and releasing as its selector says.
     async fn claim_replica_sets(&self) -> Result<Vec<Set>, Error> {
-        let selector = Selector::try_from(self.d.spec.selector.clone())
-            .map_err(|e| Error::Selector(e.to_string()))?;
+        let selector =
+            label_selector::to_selector(&self.d.spec.selector).map_err(Error::Selector)?;
         let uid = self.d.uid().unwrap_or_default();
         let namespace = self.d.namespace().unwrap_or_default();
         let owner = Owner {

@@ -242,11 +242,19 @@ pub fn split_new_and_old(
 }
 
 pub fn revision(rs: &MiniReplicaSet) -> Option<i64> {
-    rs.annotations().get(REVISION)?.parse().ok()
+    parse_revision(rs.annotations().get(REVISION)?)
 }
 
+/// A revision as upstream reads its annotations (`strconv.ParseInt(v, 10, 64)`): an optional
+/// sign and decimal digits that fit an i64; anything else is not a revision.
+pub fn parse_revision(text: &str) -> Option<i64> {
+    text.parse().ok()
+}
+
+/// The highest revision, never below 0 (upstream `MaxRevision` starts from 0, so a set whose
+/// annotation says `-5` does not make the next revision `-4`).
 pub fn max_revision(sets: &[Arc<MiniReplicaSet>]) -> i64 {
-    sets.iter().filter_map(|rs| revision(rs)).max().unwrap_or(0)
+    sets.iter().filter_map(|rs| revision(rs)).fold(0, i64::max)
 }
 
 /// The second-highest revision: what "roll back to the previous revision" means.
@@ -683,6 +691,9 @@ mod tests {
         assert_eq!(max_revision(&sets), 5);
         assert_eq!(previous_revision(&sets), 3);
         assert_eq!(previous_revision(&[rs("1")]), 0);
+        // Garbage below zero does not pull the next revision below 1.
+        assert_eq!(max_revision(&[rs("-5")]), 0);
+        assert_eq!(previous_revision(&[rs("-5"), rs("-2")]), 0);
     }
 
     #[test]

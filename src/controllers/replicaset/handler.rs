@@ -1,12 +1,12 @@
 //! Pod events → expectations observations and syncs to run (upstream `addPod`, `updatePod`,
 //! `deletePod`).
 
+use crate::runtime::label_selector;
 use std::sync::Arc;
 
 use futures::channel::mpsc::UnboundedSender;
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
-use kube::core::Selector;
 use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::CachedReplicaSet;
@@ -63,7 +63,7 @@ impl PodHandler {
             if rs.namespace().as_deref() != Some(namespace.as_str()) {
                 continue;
             }
-            let selects = Selector::try_from(rs.spec.selector.clone())
+            let selects = label_selector::to_selector(&rs.spec.selector)
                 .is_ok_and(|s| !s.selects_all() && kube::core::SelectorExt::matches(&s, labels));
             if selects {
                 self.enqueue(&namespace, &rs.name_any());

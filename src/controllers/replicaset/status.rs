@@ -1,6 +1,7 @@
 //! Status of a MiniReplicaSet from its pods (upstream `calculateStatus`), and when to look
 //! again for pods turning available.
 
+use crate::runtime::label_selector;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -8,7 +9,6 @@ use k8s_openapi::api::apps::v1::{ReplicaSetCondition, ReplicaSetStatus};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
 use k8s_openapi::jiff::Timestamp;
-use kube::core::Selector;
 
 use crate::api::{MiniReplicaSet, MiniReplicaSetStatus};
 use crate::controllers::pod;
@@ -87,7 +87,7 @@ pub fn calculate(
 
 /// The selector as a label query (`app=web,tier in (a,b)`), for the scale subresource.
 pub fn selector_string(selector: &LabelSelector) -> Option<String> {
-    Selector::try_from(selector.clone())
+    label_selector::to_selector(selector)
         .ok()
         .map(|s| s.to_string())
 }

@@ -1,6 +1,7 @@
 //! One sync of a MiniReplicaSet (upstream `syncReplicaSet`): claim pods, create or delete
 //! toward `spec.replicas` unless earlier requests are still unobserved, write status.
 
+use crate::runtime::label_selector;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -34,8 +35,7 @@ async fn sync(rs: &MiniReplicaSet, ctx: &Context) -> Result<Action, Error> {
     let namespace = rs.namespace().unwrap_or_default();
     let uid = rs.uid().unwrap_or_default();
     let needs_sync = ctx.expectations.satisfied(&uid, Instant::now());
-    let selector =
-        Selector::try_from(rs.spec.selector.clone()).map_err(|e| Error::Selector(e.to_string()))?;
+    let selector = label_selector::to_selector(&rs.spec.selector).map_err(Error::Selector)?;
 
     // Pods this set controls, and orphans it might adopt.
     let candidates: Vec<Arc<Pod>> = ctx
@@ -298,7 +298,7 @@ fn related_pods(rs: &MiniReplicaSet, ctx: &Context) -> Vec<Arc<Pod>> {
         .filter_map(|cached| cached.0.as_ref().ok())
         .filter(|other| other.namespace().as_deref() == Some(namespace.as_str()))
         .filter(|other| pod::controller_of(other.meta()).is_some_and(|c| c.uid == owner.uid))
-        .filter_map(|other| Selector::try_from(other.spec.selector.clone()).ok())
+        .filter_map(|other| label_selector::to_selector(&other.spec.selector).ok())
         .collect();
     ctx.pods
         .list(&namespace)

@@ -191,29 +191,13 @@ fn tolerates_do_not_schedule_taints(pod: &Pod, node: &Node) -> bool {
     .is_none()
 }
 
-/// Upstream `metav1.LabelSelectorAsSelector`: nil selects nothing; In/NotIn need values,
-/// Exists/DoesNotExist take none.
+/// Upstream `metav1.LabelSelectorAsSelector`: nil selects nothing, an invalid requirement
+/// is an error.
 fn parse_selector(selector: Option<&LabelSelector>) -> Result<PodSelector, String> {
     let Some(selector) = selector else {
         return Ok(PodSelector::Nothing);
     };
-    for requirement in selector.match_expressions.iter().flatten() {
-        let has_values = requirement.values.as_ref().is_some_and(|v| !v.is_empty());
-        let valid = match requirement.operator.as_str() {
-            "In" | "NotIn" => has_values,
-            "Exists" | "DoesNotExist" => !has_values,
-            _ => false,
-        };
-        if !valid {
-            return Err(format!(
-                "invalid label selector requirement {:?} {:?}",
-                requirement.key, requirement.operator
-            ));
-        }
-    }
-    Selector::try_from(selector.clone())
-        .map(PodSelector::Labels)
-        .map_err(|e| e.to_string())
+    crate::runtime::label_selector::to_selector(selector).map(PodSelector::Labels)
 }
 
 /// Upstream `mergeLabelSetWithSelector`: the pod's values of `matchLabelKeys` ANDed with the
