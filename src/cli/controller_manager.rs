@@ -81,10 +81,14 @@ pub struct ControllerManagerArgs {
 
 pub async fn run(args: ControllerManagerArgs) -> super::Result {
     telemetry::init(args.log_format, &args.log_level);
-    let leader_election = args.leader_elect.then(|| Election {
-        namespace: args.leader_elect_namespace.clone(),
-        lease: args.leader_elect_lease_name.clone(),
-        identity: identity(),
+    let identity = identity();
+    crate::runtime::client::set_user_agent("minik8s-controller-manager", &identity);
+    let leader_election = args.leader_elect.then(|| {
+        Election::new(
+            &args.leader_elect_namespace,
+            &args.leader_elect_lease_name,
+            &identity,
+        )
     });
     let options = Options {
         health_address: Some(args.health_address),

@@ -57,10 +57,14 @@ pub struct SchedulerArgs {
 
 pub async fn run(args: SchedulerArgs) -> super::Result {
     telemetry::init(args.log_format, &args.log_level);
-    let leader_election = args.leader_elect.then(|| Election {
-        namespace: args.leader_elect_namespace.clone(),
-        lease: args.leader_elect_lease_name.clone(),
-        identity: super::controller_manager::identity(),
+    let identity = super::controller_manager::identity();
+    crate::runtime::client::set_user_agent("minik8s-scheduler", &identity);
+    let leader_election = args.leader_elect.then(|| {
+        Election::new(
+            &args.leader_elect_namespace,
+            &args.leader_elect_lease_name,
+            &identity,
+        )
     });
     let options = run::Options {
         name: args.scheduler_name,

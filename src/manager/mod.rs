@@ -133,14 +133,16 @@ pub async fn run(
 ) -> Result<(), Error> {
     let shutdown = shutdown.boxed().shared();
     // As in kube-controller-manager, each controller has a client (and so a rate limit) of its
-    // own; the informers and each event recorder have theirs.
+    // own; the informers and each event recorder have theirs. Under leader election they all
+    // write only while the lease is held.
+    let clients = client::Clients::new(
+        options.rate_limit,
+        options.leader_election.as_ref().map(|e| e.fence.clone()),
+    );
     let mut informers = Informers::new(
-        client::build(options.rate_limit).await?,
+        clients.build().await?,
         // Objects the informers cannot decode are reported on the objects themselves.
-        EventRecorder::start(
-            client::build(options.rate_limit).await?,
-            INFORMER_EVENT_SOURCE,
-        ),
+        EventRecorder::start(clients.build().await?, INFORMER_EVENT_SOURCE),
         options.namespace.as_deref(),
     );
     let mut running: Vec<futures::future::BoxFuture<'static, ()>> = Vec::new();
@@ -148,14 +150,11 @@ pub async fn run(
         .iter()
         .filter(|c| options.controllers.contains(&c.name))
     {
-        let (client, gate) = client::build_gated(options.rate_limit).await?;
+        let (client, gate) = clients.build_gated().await?;
         let parts = Parts {
             client,
             gate,
-            events: EventRecorder::start(
-                client::build(options.rate_limit).await?,
-                controller.component,
-            ),
+            events: EventRecorder::start(clients.build().await?, controller.component),
             informers: &mut informers,
             options: &options,
             shutdown: shutdown.clone(),
@@ -181,7 +180,7 @@ pub async fn run(
         std::future::pending::<()>().await
     };
     let election_client = match options.leader_election {
-        Some(_) => Some(client::build(options.rate_limit).await?),
+        Some(_) => Some(clients.build().await?),
         None => None,
     };
     // Only the leader writes: the controllers start once the lease is held.

@@ -5,8 +5,8 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
 
 use kube::client::ClientBuilder;
@@ -14,6 +14,7 @@ use kube::{Client, Config};
 use tokio::time::Sleep;
 use tower::{Layer, Service};
 
+use super::fence::{FenceLayer, LeaseFence};
 use super::token_bucket::{Reservation, TokenBucket};
 
 /// Client-side request rate limit: a token bucket refilled at `qps`, holding `burst` tokens.
@@ -45,26 +46,71 @@ impl RateLimit {
     }
 }
 
+/// The User-Agent of every request this process makes, set once at start-up by
+/// [`set_user_agent`]. The API server's audit log and its `apiserver_request_total` tell
+/// clients apart by it, as they tell kube-controller-manager's controllers apart.
+static USER_AGENT: OnceLock<String> = OnceLock::new();
+
+/// Names this process to the API server as client-go's `DefaultKubernetesUserAgent` does
+/// (`NAME/VERSION (OS/ARCH)`), followed by `identity` (the replica's name in its leader
+/// election), so that two replicas of one component can be told apart.
+pub fn set_user_agent(component: &str, identity: &str) {
+    let _ = USER_AGENT.set(user_agent(component, identity));
+}
+
+fn user_agent(component: &str, identity: &str) -> String {
+    format!(
+        "{component}/v{} ({}/{}) {identity}",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
 /// A client for the cluster in KUBECONFIG (or the in-cluster service account), limited to
 /// `limit` requests per second when one is given; its requests are counted in the metrics.
 pub async fn build(limit: Option<RateLimit>) -> Result<Client, kube::Error> {
-    Ok(build_gated(limit).await?.0)
+    Clients::new(limit, None).build().await
 }
 
-/// [`build`], and the [`RateGate`] of the client's limit when it has one.
-pub async fn build_gated(
+/// How a process makes its clients: each with a rate limit of its own, and under leader
+/// election all behind the same [`LeaseFence`].
+#[derive(Clone, Debug, Default)]
+pub struct Clients {
     limit: Option<RateLimit>,
-) -> Result<(Client, Option<RateGate>), kube::Error> {
-    let config = Config::infer().await.map_err(kube::Error::InferConfig)?;
-    let builder = ClientBuilder::try_from(config)?.with_layer(&CountRequestsLayer);
-    Ok(match limit {
-        Some(limit) => {
-            let layer = RateLimitLayer::new(limit);
-            let gate = layer.gate();
-            (builder.with_layer(&layer).build(), Some(gate))
+    fence: Option<LeaseFence>,
+}
+
+impl Clients {
+    pub fn new(limit: Option<RateLimit>, fence: Option<LeaseFence>) -> Self {
+        Self { limit, fence }
+    }
+
+    pub async fn build(&self) -> Result<Client, kube::Error> {
+        Ok(self.build_gated().await?.0)
+    }
+
+    /// [`Clients::build`], and the [`RateGate`] of the client's limit when it has one.
+    pub async fn build_gated(&self) -> Result<(Client, Option<RateGate>), kube::Error> {
+        let mut config = Config::infer().await.map_err(kube::Error::InferConfig)?;
+        let agent = USER_AGENT.get_or_init(|| user_agent("minik8s", "-"));
+        if let Ok(value) = http::HeaderValue::from_str(agent) {
+            config.headers.push((http::header::USER_AGENT, value));
         }
-        None => (builder.build(), None),
-    })
+        // Innermost first: the fence decides as the request leaves, after any wait for the
+        // rate limit, so a write that waited is judged by the lease as it is then.
+        let builder = ClientBuilder::try_from(config)?;
+        let builder = builder.with_layer(&FenceLayer::new(self.fence.clone()));
+        let builder = builder.with_layer(&CountRequestsLayer);
+        Ok(match self.limit {
+            Some(limit) => {
+                let layer = RateLimitLayer::new(limit);
+                let gate = layer.gate();
+                (builder.with_layer(&layer).build(), Some(gate))
+            }
+            None => (builder.build(), None),
+        })
+    }
 }
 
 /// Counts API requests by verb and status code (`minik8s_api_requests_total`).
@@ -338,6 +384,20 @@ mod tests {
         );
         assert_eq!(verb_of("PATCH", "/api/v1/namespaces/ns/pods/a"), "patch");
         assert_eq!(verb_of("POST", "/api/v1/namespaces/ns/pods"), "create");
+    }
+
+    #[test]
+    fn the_user_agent_names_the_component_version_platform_and_replica() {
+        let agent = user_agent("minik8s-controller-manager", "node-1-42");
+        assert!(
+            agent.starts_with(&format!(
+                "minik8s-controller-manager/v{} (",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{agent}"
+        );
+        assert!(agent.ends_with(") node-1-42"), "{agent}");
+        assert!(http::HeaderValue::from_str(&agent).is_ok());
     }
 
     #[test]

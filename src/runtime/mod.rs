@@ -4,6 +4,7 @@
 pub mod api_error;
 pub mod client;
 pub mod events;
+pub mod fence;
 pub mod health;
 pub mod informer;
 pub mod label_selector;

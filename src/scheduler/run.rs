@@ -218,7 +218,12 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     let shutdown = shutdown.boxed().shared();
-    let informer_client = client::build(options.rate_limit).await?;
+    // Under leader election every client writes only while the lease is held.
+    let clients = client::Clients::new(
+        options.rate_limit,
+        options.leader_election.as_ref().map(|e| e.fence.clone()),
+    );
+    let informer_client = clients.build().await?;
     let shared = Arc::new(Shared {
         cache: Mutex::default(),
         queue: Mutex::default(),
@@ -248,10 +253,10 @@ pub async fn run(
         tokio::spawn(async move { axum::serve(listener, router).await });
     }
     let informers = futures::future::join3(pods.run(), nodes.run(), pdbs.run()).map(drop);
-    let client = client::build(options.rate_limit).await?;
-    let events = EventRecorder::start(client::build(options.rate_limit).await?, &options.name);
+    let client = clients.build().await?;
+    let events = EventRecorder::start(clients.build().await?, &options.name);
     let election_client = match options.leader_election {
-        Some(_) => Some(client::build(options.rate_limit).await?),
+        Some(_) => Some(clients.build().await?),
         None => None,
     };
     let scheduling = async move {
