@@ -6,6 +6,7 @@
 //! - `handler`: turns pod events into expectations observations and syncs to run.
 //! - `sync`: the executor — claims pods, carries out the plan, writes status.
 
+mod create;
 mod handler;
 pub mod plan;
 pub mod status;

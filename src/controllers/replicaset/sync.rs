@@ -14,6 +14,7 @@ use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
+use super::create::{self, Existing, Outcome};
 use super::plan::{self, Plan};
 use super::status::{self, Failure};
 use super::{CONTROLLER_NAME, Context, Error};
@@ -194,8 +195,40 @@ async fn create_pods(
     ctx.expectations
         .expect_creations(uid, count, Instant::now());
     tracing::debug!(count, "creating pods");
+    let generate_name = plan::generate_name(&rs.name_any());
+    let send = |name: String| {
+        let mut pod = manifest.clone();
+        pod.metadata.name = Some(name);
+        let api = api.clone();
+        async move { api.create(&PostParams::default(), &pod).await }
+    };
+    let whose = |name: String| {
+        let api = api.clone();
+        async move {
+            match api.get_opt(&name).await {
+                Ok(Some(pod))
+                    if pod::controller_of(&pod.metadata).is_some_and(|c| c.uid == uid) =>
+                {
+                    Existing::Ours(pod)
+                }
+                Ok(_) => Existing::NotOurs,
+                Err(_) => Existing::Unknown,
+            }
+        }
+    };
     let (created, error) = slow_start::run(count, || async {
-        match api.create(&PostParams::default(), &manifest).await {
+        let outcome = create::create_once(
+            || create::generated_name(&generate_name, || fastrand::usize(..)),
+            send,
+            whose,
+            tokio::time::sleep,
+        )
+        .await;
+        let result = match outcome {
+            Outcome::Created(pod) => Ok(pod),
+            Outcome::Failed(error) => Err(error),
+        };
+        match result {
             Ok(pod) => {
                 ctx.events.normal(
                     &reference,
