@@ -1,6 +1,7 @@
 //! The Helm chart: lint-clean, accepted by the API server, installable; and the controllers
 //! work with exactly the permissions it grants (and nothing more).
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -404,6 +405,249 @@ async fn the_scheduler_works_with_its_charts_service_account() {
     let _ = scheduler.kill();
     let _ = scheduler.wait();
     let _ = std::fs::remove_file(&config);
+    helm(&["uninstall", &release, "--namespace", &ns.name]);
+    ns.cleanup().await;
+}
+
+/// One permission: API group, resource, resource name ("" for any) and verb.
+type Permission = (String, String, String, String);
+
+/// docs/permissions.md's table under `heading`: (cluster-wide, release namespace only).
+fn documented_permissions(heading: &str) -> (BTreeSet<Permission>, BTreeSet<Permission>) {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/permissions.md"))
+            .unwrap();
+    let section = doc
+        .split("\n## ")
+        .find(|s| s.starts_with(heading))
+        .unwrap_or_else(|| panic!("docs/permissions.md has no section '{heading}'"));
+    let (mut cluster, mut namespaced) = (BTreeSet::new(), BTreeSet::new());
+    for row in section.lines().filter(|l| l.starts_with("| ")).skip(1) {
+        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+        let [group, resource, name, verbs, scope, _why] = cells[..] else {
+            panic!("docs/permissions.md: a row of six cells expected: {row}");
+        };
+        let group = if group == "core" { "" } else { group };
+        let into = match scope {
+            "cluster" => &mut cluster,
+            "release namespace" => &mut namespaced,
+            other => panic!("docs/permissions.md: unknown scope '{other}' in {row}"),
+        };
+        for verb in verbs.split(", ") {
+            into.insert((group.into(), resource.into(), name.into(), verb.into()));
+        }
+    }
+    assert!(!cluster.is_empty(), "no rows under '{heading}'");
+    (cluster, namespaced)
+}
+
+/// The granted and the documented permissions are the same; else which ones differ, each way.
+fn assert_same_permissions(
+    granted: BTreeSet<Permission>,
+    documented: &BTreeSet<Permission>,
+    what: &str,
+) {
+    let undocumented: Vec<_> = granted.difference(documented).collect();
+    let missing: Vec<_> = documented.difference(&granted).collect();
+    assert!(
+        undocumented.is_empty() && missing.is_empty(),
+        "{what}: granted but not in docs/permissions.md: {undocumented:?}; \
+         in docs/permissions.md but not granted: {missing:?}"
+    );
+}
+
+async fn account_client(kubeconfig: &Path) -> kube::Client {
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(kubeconfig).unwrap(),
+        &kube::config::KubeConfigOptions::default(),
+    )
+    .await
+    .unwrap();
+    kube::Client::try_from(config).unwrap()
+}
+
+/// What the API server says the client may do in `namespace`, one permission per row.
+async fn granted_permissions(client: &kube::Client, namespace: &str) -> BTreeSet<Permission> {
+    use k8s_openapi::api::authorization::v1::SelfSubjectRulesReview;
+    let review: SelfSubjectRulesReview =
+        serde_json::from_value(json!({"spec": {"namespace": namespace}})).unwrap();
+    let status = kube::Api::<SelfSubjectRulesReview>::all(client.clone())
+        .create(&Default::default(), &review)
+        .await
+        .unwrap()
+        .status
+        .unwrap();
+    assert!(
+        !status.incomplete,
+        "the rules review is incomplete: {status:?}"
+    );
+    let mut permissions = BTreeSet::new();
+    for rule in status.resource_rules {
+        let names = rule.resource_names.unwrap_or_else(|| vec![String::new()]);
+        for group in rule.api_groups.iter().flatten() {
+            for resource in rule.resources.iter().flatten() {
+                for name in &names {
+                    for verb in &rule.verbs {
+                        permissions.insert((
+                            group.clone(),
+                            resource.clone(),
+                            name.clone(),
+                            verb.clone(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    permissions
+}
+
+/// Whether the client may `verb` the `resource` (`resource/subresource`) in `namespace`.
+async fn allowed(
+    client: &kube::Client,
+    verb: &str,
+    resource: &str,
+    namespace: Option<&str>,
+    name: Option<&str>,
+) -> bool {
+    use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
+    let (group, resource) = match resource.split_once('.') {
+        Some((resource, group)) => (group, resource),
+        None => ("", resource),
+    };
+    let (resource, subresource) = resource.split_once('/').unwrap_or((resource, ""));
+    let review: SelfSubjectAccessReview =
+        serde_json::from_value(json!({"spec": {"resourceAttributes": {
+            "verb": verb, "group": group, "resource": resource, "subresource": subresource,
+            "namespace": namespace, "name": name,
+        }}}))
+        .unwrap();
+    kube::Api::<SelfSubjectAccessReview>::all(client.clone())
+        .create(&Default::default(), &review)
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .allowed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_accounts_may_do_what_docs_permissions_lists_and_nothing_more() {
+    let ns = TestNamespace::new("chart-perms").await;
+    let (release, controllers) = install_release(&ns, "minik8s");
+    let scheduler = std::env::temp_dir().join(format!("{}-scheduler-kubeconfig.json", ns.name));
+    service_account_kubeconfig(
+        &ns.name,
+        &format!("{release}-minik8s-scheduler"),
+        &scheduler,
+    );
+    // What any authenticated user may do (discovery, reviews of itself): an account with no
+    // bindings at all.
+    kubectl(&[
+        "create",
+        "serviceaccount",
+        "nobody",
+        "--namespace",
+        &ns.name,
+    ]);
+    let nobody_config = std::env::temp_dir().join(format!("{}-nobody-kubeconfig.json", ns.name));
+    service_account_kubeconfig(&ns.name, "nobody", &nobody_config);
+    let nobody = account_client(&nobody_config).await;
+    let elsewhere = "default";
+    let baseline = granted_permissions(&nobody, &ns.name).await;
+
+    for (heading, kubeconfig, lease) in [
+        (
+            "The controller manager's service account",
+            &controllers,
+            "minik8s-controller-manager",
+        ),
+        (
+            "The scheduler's service account",
+            &scheduler,
+            "minik8s-scheduler",
+        ),
+    ] {
+        let client = account_client(kubeconfig).await;
+        let (cluster, namespaced) = documented_permissions(heading);
+        let granted = |namespace: &'static str| {
+            let client = client.clone();
+            let baseline = baseline.clone();
+            let namespace = if namespace.is_empty() {
+                ns.name.clone()
+            } else {
+                namespace.to_owned()
+            };
+            async move {
+                let all = granted_permissions(&client, &namespace).await;
+                all.difference(&baseline).cloned().collect::<BTreeSet<_>>()
+            }
+        };
+        let in_release: BTreeSet<Permission> = cluster.union(&namespaced).cloned().collect();
+        assert_same_permissions(
+            granted("").await,
+            &in_release,
+            &format!("{heading}: the release's namespace"),
+        );
+        assert_same_permissions(
+            granted(elsewhere).await,
+            &cluster,
+            &format!("{heading}: another namespace"),
+        );
+
+        let release_ns = Some(ns.name.as_str());
+        for (verb, resource, namespace, name) in [
+            ("get", "secrets", release_ns, None),
+            ("list", "secrets", release_ns, None),
+            ("list", "secrets", None, None),
+            ("create", "pods/exec", release_ns, Some("any")),
+            (
+                "get",
+                "leases.coordination.k8s.io",
+                Some(elsewhere),
+                Some(lease),
+            ),
+            (
+                "update",
+                "leases.coordination.k8s.io",
+                Some(elsewhere),
+                Some(lease),
+            ),
+            (
+                "update",
+                "leases.coordination.k8s.io",
+                release_ns,
+                Some("another-lease"),
+            ),
+            (
+                "escalate",
+                "clusterroles.rbac.authorization.k8s.io",
+                None,
+                None,
+            ),
+            ("bind", "clusterroles.rbac.authorization.k8s.io", None, None),
+        ] {
+            assert!(
+                !allowed(&client, verb, resource, namespace, name).await,
+                "{heading} may {verb} {resource} in {namespace:?} ({name:?})"
+            );
+        }
+        // The review itself is not a dud: what the table grants is allowed.
+        assert!(allowed(&client, "list", "pods", None, None).await);
+        assert!(
+            allowed(
+                &client,
+                "update",
+                "leases.coordination.k8s.io",
+                release_ns,
+                Some(lease)
+            )
+            .await
+        );
+    }
+    for path in [&controllers, &scheduler, &nobody_config] {
+        let _ = std::fs::remove_file(path);
+    }
     helm(&["uninstall", &release, "--namespace", &ns.name]);
     ns.cleanup().await;
 }
