@@ -5,6 +5,8 @@
 #   MINIK8S_NODES         number of nodes (default 3): 4 CPU, 16Gi, 110 pods, one zone each
 #   MINIK8S_CLUSTER_NAME  cluster name (default minik8s)
 #   MINIK8S_KWOKCTL_ARGS  extra arguments for `kwokctl create cluster` (e.g. --disable-qps-limits)
+#   MINIK8S_AUDIT         1: the API server writes an audit log (audit-policy.yaml) to
+#                         <cluster>/logs/audit.log
 #
 # Prints the kubeconfig path on stdout; progress goes to stderr.
 set -euo pipefail
@@ -22,10 +24,16 @@ export PATH="$bin:$PATH" KWOK_KUBECTL_BINARY="$bin/kubectl"
 # A cluster keeps the configuration (pod behaviours as KWOK stages) it was created with; one
 # made from an older tests/cluster/kwok.yaml is made anew, or tests would run on stale stages.
 stamp="$KWOK_WORKDIR/clusters/$MINIK8S_CLUSTER_NAME/minik8s-config.sha256"
-config_hash="$(cat "$here/kwok.yaml" "$here/versions.env" | sha256sum | cut -d' ' -f1)"
+audit_args=()
+config_files=("$here/kwok.yaml" "$here/versions.env")
+if [ "${MINIK8S_AUDIT:-0}" = 1 ]; then
+  audit_args=(--kube-audit-policy "$here/audit-policy.yaml")
+  config_files+=("$here/audit-policy.yaml")
+fi
+config_hash="$(cat "${config_files[@]}" | sha256sum | cut -d' ' -f1)"
 if kwokctl get clusters 2>/dev/null | grep -qx "$MINIK8S_CLUSTER_NAME" \
   && [ "$(cat "$stamp" 2>/dev/null)" != "$config_hash" ]; then
-  log "cluster '$MINIK8S_CLUSTER_NAME' was made from another kwok.yaml; making it anew"
+  log "cluster '$MINIK8S_CLUSTER_NAME' was made from another kwok.yaml or audit setting; making it anew"
   "$here/down.sh" >/dev/null
 fi
 
@@ -46,6 +54,7 @@ else
     --kube-scheduler-binary "$bin/kube-scheduler" \
     --etcd-binary "$bin/etcd" \
     --kwok-controller-binary "$bin/kwok" \
+    "${audit_args[@]}" \
     ${MINIK8S_KWOKCTL_ARGS:-} \
     --wait 120s >&2
 fi

@@ -2,6 +2,7 @@
 //! control plane for them when `KUBECONFIG` is not set.
 
 mod admission;
+mod chaos;
 mod chart;
 mod cluster;
 mod common;
@@ -17,6 +18,7 @@ mod differential_rollout_cli;
 mod endpoints;
 mod endpointslices;
 mod fixtures;
+mod hostile;
 mod leader_election;
 mod replicaset;
 mod rollout_cli;

@@ -1,0 +1,166 @@
+//! Invariants over a workload's pods, checked at every watch event rather than only at the
+//! end: how many pods are active at most, how many stay available once they were, and that
+//! no pod is bound to a second node.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use kube::runtime::watcher;
+
+/// What the pods may never do. `most_active` can be raised while the scenario runs (a
+/// scale-up raises what is allowed); `fewest_available` is armed once that many pods were
+/// available at the same time.
+pub struct Bounds {
+    pub most_active: Arc<AtomicUsize>,
+    pub fewest_available: Option<usize>,
+}
+
+/// What the watch saw, for the report and the assertions.
+#[derive(Debug, Default, Clone)]
+pub struct Seen {
+    pub events: u64,
+    pub max_active: usize,
+    /// The fewest available pods seen after the availability bound was armed.
+    pub min_available: Option<usize>,
+    pub violations: Vec<String>,
+}
+
+#[derive(Clone, Default)]
+struct PodState {
+    active: bool,
+    available: bool,
+    node: Option<String>,
+}
+
+pub struct Invariants {
+    seen: Arc<Mutex<Seen>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Invariants {
+    /// Starts watching the pods `labels` selects in `namespace`; returns once the initial
+    /// list is in.
+    pub async fn watch(
+        client: kube::Client,
+        namespace: &str,
+        labels: &str,
+        bounds: Bounds,
+    ) -> Self {
+        let api: Api<Pod> = Api::namespaced(client, namespace);
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let shared = seen.clone();
+        let (ready, is_ready) = tokio::sync::oneshot::channel();
+        let config = watcher::Config::default().labels(labels);
+        let task = tokio::spawn(async move {
+            let mut ready = Some(ready);
+            let mut pods: HashMap<String, PodState> = HashMap::new();
+            // A re-list is collected aside and checked when complete, so that a half-read
+            // list is never taken for pods that vanished.
+            let mut relisting: Option<HashMap<String, PodState>> = None;
+            let mut armed = false;
+            let mut events = watcher::watcher(api, config).boxed();
+            while let Some(event) = events.next().await {
+                let Ok(event) = event else { continue };
+                let mut seen = shared.lock().unwrap();
+                seen.events += 1;
+                match event {
+                    watcher::Event::Init => {
+                        relisting = Some(HashMap::new());
+                        continue;
+                    }
+                    watcher::Event::InitApply(pod) => {
+                        if let Some(list) = relisting.as_mut() {
+                            let name = pod.metadata.name.clone().unwrap_or_default();
+                            list.insert(name, state_of(&pod));
+                        }
+                        continue;
+                    }
+                    watcher::Event::InitDone => {
+                        let list = relisting.take().unwrap_or_default();
+                        for (name, state) in &list {
+                            check_binding(&mut seen, &pods, name, state);
+                        }
+                        pods = list;
+                        if let Some(ready) = ready.take() {
+                            let _ = ready.send(());
+                        }
+                    }
+                    watcher::Event::Apply(pod) => {
+                        let name = pod.metadata.name.clone().unwrap_or_default();
+                        let state = state_of(&pod);
+                        check_binding(&mut seen, &pods, &name, &state);
+                        pods.insert(name, state);
+                    }
+                    watcher::Event::Delete(pod) => {
+                        pods.remove(pod.metadata.name.as_deref().unwrap_or_default());
+                    }
+                }
+                let active = pods.values().filter(|p| p.active).count();
+                let available = pods.values().filter(|p| p.available).count();
+                seen.max_active = seen.max_active.max(active);
+                let most = bounds.most_active.load(Ordering::SeqCst);
+                if active > most {
+                    let message = format!("{active} active pods, more than the {most} allowed");
+                    seen.violations.push(message);
+                }
+                if let Some(fewest) = bounds.fewest_available {
+                    armed |= available >= fewest;
+                    if armed {
+                        seen.min_available =
+                            Some(seen.min_available.map_or(available, |m| m.min(available)));
+                        if available < fewest {
+                            let message =
+                                format!("{available} available pods, fewer than {fewest}");
+                            seen.violations.push(message);
+                        }
+                    }
+                }
+            }
+        });
+        let _ = is_ready.await;
+        Self { seen, task }
+    }
+
+    pub fn seen(&self) -> Seen {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Invariants {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A pod once bound keeps its node: a second binding would mean two schedulers (or one
+/// twice) placed it.
+fn check_binding(seen: &mut Seen, pods: &HashMap<String, PodState>, name: &str, now: &PodState) {
+    let before = pods.get(name).and_then(|p| p.node.as_deref());
+    if let (Some(before), Some(after)) = (before, now.node.as_deref())
+        && before != after
+    {
+        seen.violations
+            .push(format!("pod {name} bound to {before}, then to {after}"));
+    }
+}
+
+fn state_of(pod: &Pod) -> PodState {
+    let status = pod.status.as_ref();
+    let phase = status.and_then(|s| s.phase.as_deref());
+    let active =
+        pod.metadata.deletion_timestamp.is_none() && !matches!(phase, Some("Succeeded" | "Failed"));
+    let ready = status
+        .and_then(|s| s.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "Ready" && c.status == "True");
+    PodState {
+        active,
+        available: active && ready,
+        node: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
+    }
+}
