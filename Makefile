@@ -37,6 +37,14 @@ integration: ## Integration tests against KUBECONFIG, or a local control plane s
 bench: ## Benchmarks against the built-in controllers (not part of `make test`); JSON in target/bench/
 	tests/cluster/run-bench.sh
 
+.PHONY: chaos
+chaos: ## The chaos suite at full size on a cluster of its own, then the fuzz targets; figures in target/chaos/
+	$(CLUSTER)/run-chaos.sh
+
+.PHONY: fuzz
+fuzz: ## The fuzz targets (cargo-fuzz, nightly) for FUZZ_SECONDS each (default 60)
+	$(CLUSTER)/run-fuzz.sh $(or $(FUZZ_SECONDS),60)
+
 .PHONY: crds
 crds: ## Regenerate crds/ (and the Helm chart's copy) from the Rust types
 	$(CARGO) run --locked --quiet --bin minik8s -- crd --output-dir crds
