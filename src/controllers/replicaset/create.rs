@@ -7,6 +7,8 @@
 //! exactly as the API server would (the same prefix, truncated the same way, and five
 //! characters of the same alphabet), and sends a create whose answer was lost again under
 //! the same name: AlreadyExists for a pod this set controls means the first one went through.
+//! If the outcome is still unknown after the resends, the create counts as failed, as
+//! upstream counts it.
 
 use std::future::Future;
 use std::time::Duration;
@@ -18,9 +20,12 @@ const RANDOM_LENGTH: usize = 5;
 /// The API server truncates the `generateName` base so that a generated name fits 63.
 const MAX_BASE_LENGTH: usize = 63 - RANDOM_LENGTH;
 
-/// How many times a create whose outcome is unknown is sent again, and the first wait.
-const RESENDS: u32 = 4;
+/// How many times a create whose outcome is unknown is sent again, the first wait and the
+/// longest: about 30 s in all, long enough for an API server to be restarted (one killed
+/// mid-request, left down, and serving again took 15–25 s on the local control plane).
+const RESENDS: u32 = 10;
 const FIRST_WAIT: Duration = Duration::from_millis(200);
+const LONGEST_WAIT: Duration = Duration::from_secs(5);
 
 /// A name as the API server's `SimpleNameGenerator` makes one from `generate_name`.
 pub fn generated_name(generate_name: &str, random: impl FnMut() -> usize) -> String {
@@ -116,7 +121,7 @@ where
         tracing::debug!(pod = %current, %error, "create outcome unknown; sending it again");
         resends += 1;
         wait(pause).await;
-        pause *= 2;
+        pause = (pause * 2).min(LONGEST_WAIT);
     }
 }
 
