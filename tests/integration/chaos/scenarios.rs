@@ -318,8 +318,23 @@ fn kubeconfig_through(proxy: &FaultyProxy, namespace: &str) -> std::path::PathBu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "restarts the shared API server and etcd: `make chaos` runs it on a cluster of its own"]
 async fn api_server_and_etcd_restarted_mid_rollout_and_mid_scale_up() {
-    use super::control_plane::ControlPlaneProcess;
+    use super::control_plane::{ControlPlaneProcess, Supervised};
     let size = size();
+    // kube-controller-manager and kube-scheduler exit when the API server is away longer than
+    // their lease; the kubelet of a control-plane node would start them again.
+    let supervised = std::sync::Arc::new(std::sync::Mutex::new(Supervised::of(&[
+        "kube-controller-manager",
+        "kube-scheduler",
+    ])));
+    let supervisor = {
+        let supervised = supervised.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                supervised.lock().unwrap().restart_exited();
+            }
+        })
+    };
     let ns = TestNamespace::new("chaos-apiserver").await;
     let name = "web";
     let replicas = size.replicas;
@@ -390,10 +405,13 @@ async fn api_server_and_etcd_restarted_mid_rollout_and_mid_scale_up() {
     }
     assert!(controllers.is_running(), "the controller manager exited");
     controllers.kill();
+    supervisor.abort();
     let seen = invariants.seen();
+    let restarted = supervised.lock().unwrap().restarted.clone();
     record(
         "api-server-and-etcd-restarts",
-        json!({"steps": converged, "max_pods": seen.max_active, "bound": most, "events_checked": seen.events}),
+        json!({"steps": converged, "max_pods": seen.max_active, "bound": most, "events_checked": seen.events,
+               "built_in_components_restarted": restarted}),
     );
     assert_held("API server restarts", &seen);
     ns.cleanup().await;
