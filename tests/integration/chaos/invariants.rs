@@ -19,6 +19,25 @@ pub struct Bounds {
     pub fewest_available: Option<usize>,
 }
 
+impl Bounds {
+    /// A rolling update's: `replicas + maxSurge` at most, `replicas − maxUnavailable` at least.
+    pub fn rolling(replicas: i32) -> Self {
+        let (most, fewest) = super::rolling_bounds(replicas);
+        Self {
+            most_active: Arc::new(AtomicUsize::new(most)),
+            fewest_available: Some(fewest),
+        }
+    }
+
+    /// At most `most` active pods, a bound the scenario may raise as it scales.
+    pub fn at_most(most: &Arc<AtomicUsize>) -> Self {
+        Self {
+            most_active: most.clone(),
+            fewest_available: None,
+        }
+    }
+}
+
 /// What the watch saw, for the report and the assertions.
 #[derive(Debug, Default, Clone)]
 pub struct Seen {
@@ -44,17 +63,14 @@ pub struct Invariants {
 impl Invariants {
     /// Starts watching the pods `labels` selects in `namespace`; returns once the initial
     /// list is in.
-    pub async fn watch(
-        client: kube::Client,
-        namespace: &str,
-        labels: &str,
-        bounds: Bounds,
-    ) -> Self {
-        let api: Api<Pod> = Api::namespaced(client, namespace);
+    /// Watches the pods labelled `app=<app>` in the test's namespace.
+    pub async fn watch(ns: &crate::common::TestNamespace, app: &str, bounds: Bounds) -> Self {
+        let api: Api<Pod> = ns.api();
+        let labels = format!("app={app}");
         let seen = Arc::new(Mutex::new(Seen::default()));
         let shared = seen.clone();
         let (ready, is_ready) = tokio::sync::oneshot::channel();
-        let config = watcher::Config::default().labels(labels);
+        let config = watcher::Config::default().labels(&labels);
         let task = tokio::spawn(async move {
             let mut ready = Some(ready);
             let mut pods: HashMap<String, PodState> = HashMap::new();

@@ -3,8 +3,6 @@
 //! its replica in the User-Agent, so the log shows which replica wrote what, and when.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant, SystemTime};
 
 use k8s_openapi::api::coordination::v1::Lease;
@@ -171,17 +169,8 @@ async fn the_leader_killed_then_paused_past_its_lease() {
         rolled_out(&ns, name, "app:1", replicas)
     })
     .await;
-    let (most, fewest) = rolling_bounds(replicas);
-    let invariants = Invariants::watch(
-        ns.client.clone(),
-        &ns.name,
-        &format!("app={name}"),
-        Bounds {
-            most_active: Arc::new(AtomicUsize::new(most)),
-            fewest_available: Some(fewest),
-        },
-    )
-    .await;
+    let (most, _) = rolling_bounds(replicas);
+    let invariants = Invariants::watch(&ns, name, Bounds::rolling(replicas)).await;
     let first = holder(&ns).await.expect("a replica holds the lease");
     let (leader, standby) = if first == identities[0] {
         (0, 1)

@@ -59,16 +59,7 @@ async fn controllers_and_scheduler_killed_during_rollouts() {
     .await;
 
     let (most, fewest) = rolling_bounds(replicas);
-    let invariants = Invariants::watch(
-        ns.client.clone(),
-        &ns.name,
-        &format!("app={name}"),
-        Bounds {
-            most_active: Arc::new(AtomicUsize::new(most)),
-            fewest_available: Some(fewest),
-        },
-    )
-    .await;
+    let invariants = Invariants::watch(&ns, name, Bounds::rolling(replicas)).await;
     images.push("app:2".into());
     set_image(&ns, name, images.last().unwrap()).await;
     for _ in 0..size.kills {
@@ -132,13 +123,9 @@ async fn pods_deleted_at_random_every_second() {
     })
     .await;
     let invariants = Invariants::watch(
-        ns.client.clone(),
-        &ns.name,
-        &format!("app={name}"),
-        Bounds {
-            most_active: Arc::new(AtomicUsize::new(replicas as usize)),
-            fewest_available: None,
-        },
+        &ns,
+        name,
+        Bounds::at_most(&Arc::new(AtomicUsize::new(replicas as usize))),
     )
     .await;
     let pods = ns.api::<Pod>();
@@ -207,16 +194,7 @@ async fn a_network_that_stalls_and_cuts_connections() {
     })
     .await;
     let bound = Arc::new(AtomicUsize::new(steps[0] as usize));
-    let invariants = Invariants::watch(
-        ns.client.clone(),
-        &ns.name,
-        &format!("app={name}"),
-        Bounds {
-            most_active: bound.clone(),
-            fewest_available: None,
-        },
-    )
-    .await;
+    let invariants = Invariants::watch(&ns, name, Bounds::at_most(&bound)).await;
     let mut cut = 0;
     for replicas in &steps[1..] {
         bound.store(*replicas as usize, std::sync::atomic::Ordering::SeqCst);
@@ -350,16 +328,7 @@ async fn api_server_and_etcd_restarted_mid_rollout_and_mid_scale_up() {
     .await;
     let (most, _) = rolling_bounds(2 * replicas);
     let bound = Arc::new(AtomicUsize::new(rolling_bounds(replicas).0));
-    let invariants = Invariants::watch(
-        ns.client.clone(),
-        &ns.name,
-        &format!("app={name}"),
-        Bounds {
-            most_active: bound.clone(),
-            fewest_available: None,
-        },
-    )
-    .await;
+    let invariants = Invariants::watch(&ns, name, Bounds::at_most(&bound)).await;
 
     let mut converged = Vec::new();
     let steps: [(&str, &str, i32, &str); 3] = [
