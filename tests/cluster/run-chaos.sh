@@ -27,11 +27,14 @@ export KUBECONFIG MINIK8S_CHAOS=full
 cd "$root"
 rm -rf target/chaos
 log "scenarios (full size, one at a time)"
-cargo test --locked --test integration chaos:: -- --include-ignored --test-threads=1 --nocapture
+# A failed scenario still leaves its figures; the fuzz targets and the table run either way,
+# and the exit status says whether everything held.
+status=0
+cargo test --locked --test integration chaos:: -- --include-ignored --test-threads=1 --nocapture || status=1
 
 fuzz_seconds="${MINIK8S_FUZZ_SECONDS:-60}"
 if [ "$fuzz_seconds" != 0 ]; then
-  "$here/run-fuzz.sh" "$fuzz_seconds"
+  "$here/run-fuzz.sh" "$fuzz_seconds" || status=1
 fi
 
 python3 - "$root/target/chaos" <<'PY'
@@ -42,4 +45,5 @@ for r in rows:
     name, size = r.pop("scenario"), r.pop("size")
     print(f"| {name} | {size} | " + ", ".join(f"{k} {v}" for k, v in r.items()) + " |")
 PY
-log "done in $(( (SECONDS - t0) / 60 )) min $(( (SECONDS - t0) % 60 )) s"
+log "done in $(( (SECONDS - t0) / 60 )) min $(( (SECONDS - t0) % 60 )) s$([ "$status" = 0 ] || echo '; a scenario or a fuzz target FAILED (above)')"
+exit "$status"
