@@ -1,7 +1,6 @@
 //! MiniReplicaSet and pod events → MiniDeployments to sync (upstream `addReplicaSet`,
 //! `updateReplicaSet`, `deleteReplicaSet`, `deletePod`).
 
-use crate::runtime::label_selector;
 use std::sync::Arc;
 
 use futures::channel::mpsc::UnboundedSender;
@@ -15,6 +14,7 @@ use crate::api::deployment::StrategyType;
 use crate::api::{GROUP, MiniReplicaSet};
 use crate::controllers::pod;
 use crate::runtime::informer::{Cache, EventHandler};
+use crate::runtime::label_selector;
 
 /// Shared by both handlers: where deployments are and how to wake them.
 #[derive(Clone)]

@@ -2,7 +2,6 @@
 //! the MiniReplicaSets, then scale, roll back or roll out, and write status. Decisions come
 //! from `plan`, `status` and `util`; this module only carries them out.
 
-use crate::runtime::label_selector;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -23,6 +22,7 @@ use crate::api::{MiniDeployment, MiniDeploymentStatus, MiniReplicaSet};
 use crate::controllers::claim::{self, Claim, Owner};
 use crate::controllers::pod;
 use crate::runtime::api_error;
+use crate::runtime::label_selector;
 
 type Set = Arc<MiniReplicaSet>;
 

@@ -44,14 +44,6 @@ pub fn generated_name(generate_name: &str, random: impl FnMut() -> usize) -> Str
     format!("{base}{suffix}")
 }
 
-/// What became of one create.
-#[derive(Debug)]
-pub enum Outcome<T> {
-    Created(T),
-    /// The API server refused it, or its outcome stayed unknown after every resend.
-    Failed(kube::Error),
-}
-
 /// What the API server said about a name that already exists.
 pub enum Existing<T> {
     /// A pod this set controls: an earlier send of this create went through.
@@ -78,13 +70,14 @@ fn already_exists(error: &kube::Error) -> bool {
 }
 
 /// Creates one pod named by `name()`: `create(name)` sends it, `existing(name)` says whose
-/// pod a name already holds, `wait` sleeps between resends.
+/// pod a name already holds, `wait` sleeps between resends. The error is the API server's
+/// refusal, or the last error when the outcome stayed unknown after every resend.
 pub async fn create_once<T, C, CF, E, EF, W, WF>(
     mut name: impl FnMut() -> String,
     mut create: C,
     mut existing: E,
     mut wait: W,
-) -> Outcome<T>
+) -> Result<T, kube::Error>
 where
     C: FnMut(String) -> CF,
     CF: Future<Output = Result<T, kube::Error>>,
@@ -98,13 +91,13 @@ where
     let mut resends = 0;
     loop {
         let error = match create(current.clone()).await {
-            Ok(created) => return Outcome::Created(created),
+            Ok(created) => return Ok(created),
             // Ours: an earlier send went through, this one's or the client's own retry of it
             // (kube's client resends a create answered 503 or 504). That the name was already
             // one of this set's pods is a 1 in 27^5 chance per pod, and costs only a pod less
             // until the expectations time out.
             Err(error) if already_exists(&error) => match existing(current.clone()).await {
-                Existing::Ours(pod) => return Outcome::Created(pod),
+                Existing::Ours(pod) => return Ok(pod),
                 // A name someone else's pod holds: another name.
                 Existing::NotOurs => {
                     current = name();
@@ -113,10 +106,10 @@ where
                 Existing::Unknown => error,
             },
             Err(error) if outcome_unknown(&error) => error,
-            Err(error) => return Outcome::Failed(error),
+            Err(error) => return Err(error),
         };
         if resends == RESENDS {
-            return Outcome::Failed(error);
+            return Err(error);
         }
         tracing::debug!(pod = %current, %error, "create outcome unknown; sending it again");
         resends += 1;
@@ -158,7 +151,7 @@ mod tests {
     fn run(
         answers: Vec<Result<&'static str, kube::Error>>,
         ours: bool,
-    ) -> (Outcome<String>, Vec<String>) {
+    ) -> (Result<String, kube::Error>, Vec<String>) {
         let read = if ours { Read::Ours } else { Read::NotOurs };
         run_reading(answers, vec![read; 8])
     }
@@ -166,7 +159,7 @@ mod tests {
     fn run_reading(
         answers: Vec<Result<&'static str, kube::Error>>,
         reads: Vec<Read>,
-    ) -> (Outcome<String>, Vec<String>) {
+    ) -> (Result<String, kube::Error>, Vec<String>) {
         let answers = RefCell::new(answers.into_iter());
         let reads = RefCell::new(reads.into_iter());
         let sent = RefCell::new(Vec::new());
@@ -219,18 +212,18 @@ mod tests {
     fn a_create_whose_answer_was_lost_is_sent_again_under_the_same_name() {
         // Cut, then AlreadyExists for our own pod: the first send went through, once.
         let (outcome, sent) = run(vec![Err(cut()), Err(api_error(409, "AlreadyExists"))], true);
-        assert!(matches!(outcome, Outcome::Created(name) if name == "web-1"));
+        assert!(matches!(outcome, Ok(name) if name == "web-1"));
         assert_eq!(sent, ["web-1", "web-1"]);
         // A 504 and then success under the same name.
         let (outcome, sent) = run(vec![Err(api_error(504, "Timeout")), Ok("")], true);
-        assert!(matches!(outcome, Outcome::Created(name) if name == "web-1"));
+        assert!(matches!(outcome, Ok(name) if name == "web-1"));
         assert_eq!(sent, ["web-1", "web-1"]);
     }
 
     #[test]
     fn a_name_taken_by_another_pod_is_replaced() {
         let (outcome, sent) = run(vec![Err(api_error(409, "AlreadyExists")), Ok("")], false);
-        assert!(matches!(outcome, Outcome::Created(name) if name == "web-2"));
+        assert!(matches!(outcome, Ok(name) if name == "web-2"));
         assert_eq!(sent, ["web-1", "web-2"]);
     }
 
@@ -245,7 +238,7 @@ mod tests {
             ],
             vec![Read::Fails, Read::Ours],
         );
-        assert!(matches!(outcome, Outcome::Created(name) if name == "web-1"));
+        assert!(matches!(outcome, Ok(name) if name == "web-1"));
         assert_eq!(sent, ["web-1", "web-1", "web-1"]);
     }
 
@@ -253,17 +246,17 @@ mod tests {
     fn already_existing_as_ours_on_the_first_answer_is_the_clients_own_resend() {
         // kube's client retried a 504ed create itself: the second send found the first's pod.
         let (outcome, sent) = run(vec![Err(api_error(409, "AlreadyExists"))], true);
-        assert!(matches!(outcome, Outcome::Created(name) if name == "web-1"));
+        assert!(matches!(outcome, Ok(name) if name == "web-1"));
         assert_eq!(sent, ["web-1"]);
     }
 
     #[test]
     fn refusals_are_final_and_unknown_outcomes_are_bounded() {
         let (outcome, sent) = run(vec![Err(api_error(403, "Forbidden"))], true);
-        assert!(matches!(outcome, Outcome::Failed(kube::Error::Api(s)) if s.code == 403));
+        assert!(matches!(outcome, Err(kube::Error::Api(s)) if s.code == 403));
         assert_eq!(sent.len(), 1);
         let (outcome, sent) = run((0..=RESENDS).map(|_| Err(cut())).collect(), true);
-        assert!(matches!(outcome, Outcome::Failed(kube::Error::Service(_))));
+        assert!(matches!(outcome, Err(kube::Error::Service(_))));
         assert_eq!(sent.len(), RESENDS as usize + 1);
     }
 }

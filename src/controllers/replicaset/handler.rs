@@ -1,7 +1,6 @@
 //! Pod events → expectations observations and syncs to run (upstream `addPod`, `updatePod`,
 //! `deletePod`).
 
-use crate::runtime::label_selector;
 use std::sync::Arc;
 
 use futures::channel::mpsc::UnboundedSender;
@@ -14,6 +13,7 @@ use crate::api::GROUP;
 use crate::controllers::expectations::Expectations;
 use crate::controllers::pod;
 use crate::runtime::informer::EventHandler;
+use crate::runtime::label_selector;
 
 pub struct PodHandler {
     replicasets: Store<CachedReplicaSet>,

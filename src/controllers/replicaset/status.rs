@@ -1,7 +1,6 @@
 //! Status of a MiniReplicaSet from its pods (upstream `calculateStatus`), and when to look
 //! again for pods turning available.
 
-use crate::runtime::label_selector;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +11,7 @@ use k8s_openapi::jiff::Timestamp;
 
 use crate::api::{MiniReplicaSet, MiniReplicaSetStatus};
 use crate::controllers::pod;
+use crate::runtime::label_selector;
 
 pub const REPLICA_FAILURE: &str = "ReplicaFailure";
 

@@ -1,7 +1,6 @@
 //! One sync of a MiniReplicaSet (upstream `syncReplicaSet`): claim pods, create or delete
 //! toward `spec.replicas` unless earlier requests are still unobserved, write status.
 
-use crate::runtime::label_selector;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,7 +13,7 @@ use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
-use super::create::{self, Existing, Outcome};
+use super::create::{self, Existing};
 use super::plan::{self, Plan};
 use super::status::{self, Failure};
 use super::{CONTROLLER_NAME, Context, Error};
@@ -22,6 +21,7 @@ use crate::api::MiniReplicaSet;
 use crate::controllers::claim::{self, Claim, Owner};
 use crate::controllers::{pod, slow_start};
 use crate::runtime::api_error;
+use crate::runtime::label_selector;
 
 /// [`sync`] as the driver calls it.
 pub fn sync_boxed<'a>(
@@ -217,18 +217,14 @@ async fn create_pods(
         }
     };
     let (created, error) = slow_start::run(count, || async {
-        let outcome = create::create_once(
+        let created = create::create_once(
             || create::generated_name(&generate_name, || fastrand::usize(..)),
             send,
             whose,
             tokio::time::sleep,
         )
         .await;
-        let result = match outcome {
-            Outcome::Created(pod) => Ok(pod),
-            Outcome::Failed(error) => Err(error),
-        };
-        match result {
+        match created {
             Ok(pod) => {
                 ctx.events.normal(
                     &reference,
