@@ -1,6 +1,6 @@
-//! The main loop every controller shares: kube-runtime's Controller as the work queue
-//! (deduplicated keys, one sync per object at a time, N workers), fed by changes of the
-//! object itself and by triggers from the shared informers; objects that cannot be read are
+//! The main loop every controller shares: a work queue as client-go's ([`WorkQueue`]: first in,
+//! first out, deduplicated keys, one sync per object at a time) served by N workers, fed by
+//! changes of the object itself and by triggers from the shared informers; objects that cannot be read are
 //! skipped; failed syncs back off per object; sync counts and durations go to the metrics.
 //!
 //! What a controller keeps per object (backoff, expectations) is dropped once the object is
@@ -14,13 +14,12 @@ use std::collections::HashSet;
 use std::fmt::Debug;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use futures::channel::mpsc::UnboundedReceiver;
 use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
 use kube::core::DeserializeGuard;
-use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -29,6 +28,7 @@ use serde::de::DeserializeOwned;
 
 use super::backoff::Backoff;
 use super::expectations::Expectations;
+use super::queue::WorkQueue;
 use crate::runtime::metrics;
 
 /// What a controller keeps per object besides the work queue. The default `forget` and
@@ -124,6 +124,23 @@ where
     }
 }
 
+/// What a sync asks of the queue besides what changes bring: to be synced again after a
+/// delay (a deadline to check, a retry), or not until the next change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Action(Option<Duration>);
+
+impl Action {
+    pub const fn requeue(delay: Duration) -> Self {
+        Self(Some(delay))
+    }
+
+    pub const fn await_change() -> Self {
+        Self(None)
+    }
+}
+
+type Key<K> = ObjectRef<DeserializeGuard<K>>;
+
 /// Runs the controller of `watch` until `shutdown`, then lets the syncs in flight finish.
 pub async fn drive<K, Ctx, E>(
     name: &'static str,
@@ -150,40 +167,84 @@ pub async fn drive<K, Ctx, E>(
         store,
         workers,
     } = watch;
-    let (observer, observed) = (context.clone(), store.clone());
-    // As `Controller::new` builds it, with deletions and relists seen on the way.
-    let objects = reflector::reflector(writer, watcher::watcher(api, watcher::Config::default()))
-        .inspect(move |event| {
-            if let Ok(event) = event {
-                observe(event, &observed, &*observer);
-            }
-        })
-        .applied_objects();
-    let (after_sync, unfound) = (store.clone(), context.clone());
-    Controller::for_stream(objects, store)
-        .with_config(controller::Config::default().concurrency(workers))
-        .reconcile_on(triggers.inspect(move |_| metrics::global().pending(name, -1)))
-        .graceful_shutdown_on(shutdown)
-        .run(
-            move |cached, context| reconcile(name, cached, context, after_sync.clone(), sync),
-            move |cached, error, context| retry_later(name, &*cached, error, &*context),
-            context,
-        )
-        .for_each(move |result| {
-            match result {
-                // A queued key whose object is gone (deleted meanwhile, or a trigger from a
-                // pod of a deleted owner): nothing of it is to be kept.
-                Err(controller::Error::ObjectNotFound(gone)) => {
-                    let key = format!("{}/{}", gone.namespace.as_deref().unwrap_or(""), gone.name);
-                    unfound.forget(&key, gone.extra.uid.as_deref());
-                }
-                Err(error) => tracing::debug!(%error, "sync not completed"),
-                Ok(_) => {}
-            }
-            std::future::ready(())
-        })
-        .await;
+    let queue = WorkQueue::<Key<K>>::default();
+    // Every change of an object of the controller's own kind queues it, as upstream's
+    // add/update/delete handlers do; deletions and relists also drop bookkeeping.
+    let own_changes = reflector::reflector(
+        writer,
+        watcher::watcher(api, watcher::Config::default()).default_backoff(),
+    )
+    .inspect(|event| {
+        if let Ok(event) = event {
+            observe(event, &store, &*context);
+        }
+    })
+    .applied_objects()
+    .for_each(|object| {
+        match object {
+            Ok(object) => queue.add(ObjectRef::from_obj(&object)),
+            Err(error) => tracing::debug!(controller = name, %error, "watch failed; retrying"),
+        }
+        std::future::ready(())
+    });
+    let triggered = triggers.for_each(|key| {
+        metrics::global().pending(name, -1);
+        queue.add(key);
+        std::future::ready(())
+    });
+    let stopping = async {
+        shutdown.await;
+        queue.shut_down();
+    };
+    let feeding = async {
+        futures::join!(own_changes, triggered, queue.run_timers(), stopping);
+    };
+    let working = async {
+        // As kube-runtime's Controller: nothing is synced before the own kind's cache is full.
+        if store.wait_until_ready().await.is_err() {
+            return;
+        }
+        let worker = || work(name, &queue, &store, &context, sync);
+        futures::future::join_all((0..workers.max(1)).map(|_| worker())).await;
+    };
+    // The syncs in flight end the run; feeding the queue only stops with them.
+    tokio::select! {
+        () = working => {}
+        () = feeding.then(|()| std::future::pending::<()>()) => {}
+    }
     tracing::info!(controller = name, "stopped");
+}
+
+/// One worker: takes keys from the queue and syncs their objects until the queue shuts down.
+async fn work<K, Ctx, E>(
+    name: &'static str,
+    queue: &WorkQueue<Key<K>>,
+    store: &Store<DeserializeGuard<K>>,
+    context: &Arc<Ctx>,
+    sync: Sync<K, Ctx, E>,
+) where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned,
+    Ctx: Bookkeeping,
+    E: SyncError,
+{
+    while let Some(key) = queue.get().await {
+        match store.get(&key) {
+            Some(cached) => match reconcile(name, cached.clone(), &**context, store, sync).await {
+                Ok(Action(Some(delay))) => queue.add_after(key.clone(), delay),
+                Ok(Action(None)) => {}
+                Err(error) => {
+                    queue.add_after(key.clone(), retry_later(name, &*cached, &error, &**context))
+                }
+            },
+            // A queued key whose object is gone (deleted meanwhile, or a trigger from a pod
+            // of a deleted owner): nothing of it is to be kept.
+            None => {
+                let text = format!("{}/{}", key.namespace.as_deref().unwrap_or(""), key.name);
+                context.forget(&text, key.extra.uid.as_deref());
+            }
+        }
+        queue.done(&key);
+    }
 }
 
 /// Drops the bookkeeping of deleted objects: those whose deletion was watched, and after a
@@ -223,8 +284,8 @@ fn key_of<K: Resource>(object: &K) -> String {
 async fn reconcile<K, Ctx, E>(
     name: &'static str,
     cached: Arc<DeserializeGuard<K>>,
-    context: Arc<Ctx>,
-    store: Store<DeserializeGuard<K>>,
+    context: &Ctx,
+    store: &Store<DeserializeGuard<K>>,
     sync: Sync<K, Ctx, E>,
 ) -> Result<Action, E>
 where
@@ -240,7 +301,7 @@ where
         }
     };
     let started = Instant::now();
-    let result = sync(object, &context).await;
+    let result = sync(object, context).await;
     metrics::global().sync_done(name, result.is_ok(), started.elapsed());
     if result.is_ok() {
         context.backoff().succeeded(&key);
@@ -262,7 +323,7 @@ fn retry_later<K: Resource, Ctx: Bookkeeping, E: SyncError>(
     cached: &K,
     error: &E,
     context: &Ctx,
-) -> Action {
+) -> Duration {
     let key = key_of(cached);
     let delay = context.backoff().failed(&key);
     if error.is_expected() {
@@ -270,7 +331,7 @@ fn retry_later<K: Resource, Ctx: Bookkeeping, E: SyncError>(
     } else {
         tracing::warn!(controller = name, object = %key, %error, retry_in = ?delay, "sync failed");
     }
-    Action::requeue(delay)
+    delay
 }
 
 #[cfg(test)]

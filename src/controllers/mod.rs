@@ -10,6 +10,7 @@ pub mod endpoints;
 pub mod endpointslice;
 pub mod expectations;
 pub mod pod;
+pub mod queue;
 pub mod ranking;
 pub mod replicaset;
 pub mod slow_start;

@@ -20,12 +20,12 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::core::DeserializeGuard;
-use kube::runtime::controller::Action;
 use kube::{Api, Client};
 
 use crate::api::{MiniDeployment, MiniReplicaSet};
 use crate::controllers::backoff::Backoff;
 use crate::controllers::driver;
+use crate::controllers::driver::Action;
 use crate::runtime::api_error;
 use crate::runtime::events::EventRecorder;
 use crate::runtime::informer::{Cache, Informer};

@@ -9,7 +9,6 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::SelectorExt;
-use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::{Value, json};
 
@@ -20,6 +19,7 @@ use super::{CONTROLLER_NAME, Context, Error};
 use crate::api::deployment::StrategyType;
 use crate::api::{MiniDeployment, MiniDeploymentStatus, MiniReplicaSet};
 use crate::controllers::claim::{self, Claim, Owner};
+use crate::controllers::driver::Action;
 use crate::controllers::pod;
 use crate::runtime::api_error;
 use crate::runtime::label_selector;

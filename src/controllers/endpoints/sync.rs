@@ -10,13 +10,13 @@ use futures::channel::mpsc::UnboundedReceiver;
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, ListParams, PostParams, Preconditions};
-use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 
 use super::plan;
 use super::{CONTROLLER_NAME, Context, Error, selects};
 use crate::api::service::ServiceType;
 use crate::api::{MiniEndpoints, MiniService};
+use crate::controllers::driver::Action;
 use crate::runtime::{api_error, client};
 
 /// [`sync`] as the driver calls it.

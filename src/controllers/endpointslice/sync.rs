@@ -5,7 +5,6 @@ use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
@@ -15,6 +14,7 @@ use super::tracker::{self, EndpointSliceTracker};
 use super::{CONTROLLER_NAME, Context, Error, MANAGED_BY, NAME_TAKEN_RECHECK, RESYNC};
 use crate::api::MiniService;
 use crate::api::service::ServiceType;
+use crate::controllers::driver::Action;
 use crate::runtime::{api_error, client};
 
 /// [`sync`] as the driver calls it.

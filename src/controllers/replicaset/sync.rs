@@ -9,7 +9,6 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, Selector, SelectorExt};
-use kube::runtime::controller::Action;
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
 
@@ -19,6 +18,7 @@ use super::status::{self, Failure};
 use super::{CONTROLLER_NAME, Context, Error};
 use crate::api::MiniReplicaSet;
 use crate::controllers::claim::{self, Claim, Owner};
+use crate::controllers::driver::Action;
 use crate::controllers::{pod, slow_start};
 use crate::runtime::api_error;
 use crate::runtime::label_selector;
