@@ -30,6 +30,7 @@ use super::backoff::Backoff;
 use super::expectations::Expectations;
 use super::queue::WorkQueue;
 use crate::runtime::metrics;
+use crate::runtime::watch_backoff::WatchBackoff;
 
 /// What a controller keeps per object besides the work queue. The default `forget` and
 /// `retain` drop an object's backoff and, keyed by its UID, its expectations.
@@ -172,7 +173,7 @@ pub async fn drive<K, Ctx, E>(
     // add/update/delete handlers do; deletions and relists also drop bookkeeping.
     let own_changes = reflector::reflector(
         writer,
-        watcher::watcher(api, watcher::Config::default()).default_backoff(),
+        watcher::watcher(api, watcher::Config::default()).backoff(WatchBackoff::default()),
     )
     .inspect(|event| {
         if let Ok(event) = event {

@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
 use super::events::EventRecorder;
+use super::watch_backoff::WatchBackoff;
 
 /// Receives the changes of an informer's kind. Called on the informer's task: keep it cheap
 /// (record an observation, enqueue a key).
@@ -198,7 +199,7 @@ where
         let kind = K::kind(&());
         let mut relist: Option<Relist<K>> = None;
         let mut events = watcher::watcher(self.api.clone(), self.config.clone())
-            .default_backoff()
+            .backoff(WatchBackoff::default())
             .boxed();
         while let Some(event) = events.next().await {
             match event {

@@ -13,3 +13,4 @@ pub mod metrics;
 pub mod shutdown;
 pub mod telemetry;
 pub mod token_bucket;
+pub mod watch_backoff;
