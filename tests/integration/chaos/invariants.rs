@@ -1,6 +1,9 @@
 //! Invariants over a workload's pods, checked at every watch event rather than only at the
 //! end: how many pods are active at most, how many stay available once they were, and that
-//! no pod is bound to a second node.
+//! no pod is bound to a second node. A breach of the bound on active pods says how many pods
+//! were above their MiniReplicaSet's replicas then, and what those replicas summed to: a
+//! breach with the sets' replicas within the bound is pods not yet deleted, not sets sized
+//! wrong.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,6 +13,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::runtime::watcher;
+use minik8s::api::MiniReplicaSet;
 
 /// What the pods may never do. `most_active` can be raised while the scenario runs (a
 /// scale-up raises what is allowed); `fewest_available` is armed once that many pods were
@@ -53,6 +57,14 @@ struct PodState {
     active: bool,
     available: bool,
     node: Option<String>,
+    /// The name of the pod's controller (its set).
+    owner: Option<String>,
+}
+
+/// An event of either watch.
+enum Watched {
+    Pod(Box<watcher::Event<Pod>>),
+    Set(Box<watcher::Event<MiniReplicaSet>>),
 }
 
 pub struct Invariants {
@@ -66,6 +78,7 @@ impl Invariants {
     /// Watches the pods labelled `app=<app>` in the test's namespace.
     pub async fn watch(ns: &crate::common::TestNamespace, app: &str, bounds: Bounds) -> Self {
         let api: Api<Pod> = ns.api();
+        let sets_api: Api<MiniReplicaSet> = ns.api();
         let labels = format!("app={app}");
         let seen = Arc::new(Mutex::new(Seen::default()));
         let shared = seen.clone();
@@ -78,9 +91,22 @@ impl Invariants {
             // list is never taken for pods that vanished.
             let mut relisting: Option<HashMap<String, PodState>> = None;
             let mut armed = false;
-            let mut events = watcher::watcher(api, config).boxed();
+            // Set name → spec.replicas, as last seen.
+            let mut sets: HashMap<String, i32> = HashMap::new();
+            let pod_events =
+                watcher::watcher(api, config).map(|e| e.map(|e| Watched::Pod(Box::new(e))));
+            let set_events = watcher::watcher(sets_api, watcher::Config::default().labels(&labels))
+                .map(|e| e.map(|e| Watched::Set(Box::new(e))));
+            let mut events = futures::stream::select(pod_events.boxed(), set_events.boxed());
             while let Some(event) = events.next().await {
-                let Ok(event) = event else { continue };
+                let event = match event {
+                    Ok(Watched::Pod(event)) => *event,
+                    Ok(Watched::Set(event)) => {
+                        record_set(&mut sets, *event);
+                        continue;
+                    }
+                    Err(_) => continue,
+                };
                 let mut seen = shared.lock().unwrap();
                 seen.events += 1;
                 match event {
@@ -120,7 +146,10 @@ impl Invariants {
                 seen.max_active = seen.max_active.max(active);
                 let most = bounds.most_active.load(Ordering::SeqCst);
                 if active > most {
-                    let message = format!("{active} active pods, more than the {most} allowed");
+                    let (above, sum) = above_their_sets(&pods, &sets);
+                    let message = format!(
+                        "{active} active pods, more than the {most} allowed ({above} above their set's replicas; the sets' replicas sum to {sum})"
+                    );
                     seen.violations.push(message);
                 }
                 if let Some(fewest) = bounds.fewest_available {
@@ -164,6 +193,37 @@ fn check_binding(seen: &mut Seen, pods: &HashMap<String, PodState>, name: &str, 
     }
 }
 
+fn record_set(sets: &mut HashMap<String, i32>, event: watcher::Event<MiniReplicaSet>) {
+    match event {
+        watcher::Event::Apply(set) | watcher::Event::InitApply(set) => {
+            let name = set.metadata.name.clone().unwrap_or_default();
+            sets.insert(name, set.spec.replicas);
+        }
+        watcher::Event::Delete(set) => {
+            sets.remove(set.metadata.name.as_deref().unwrap_or_default());
+        }
+        watcher::Event::Init | watcher::Event::InitDone => {}
+    }
+}
+
+/// How many active pods exceed their set's replicas, and the sum of the sets' replicas.
+fn above_their_sets(pods: &HashMap<String, PodState>, sets: &HashMap<String, i32>) -> (usize, i64) {
+    let mut by_owner: HashMap<&str, usize> = HashMap::new();
+    for pod in pods.values().filter(|p| p.active) {
+        if let Some(owner) = pod.owner.as_deref() {
+            *by_owner.entry(owner).or_default() += 1;
+        }
+    }
+    let above = by_owner
+        .iter()
+        .map(|(owner, &n)| {
+            let replicas = sets.get(*owner).copied().unwrap_or(0).max(0) as usize;
+            n.saturating_sub(replicas)
+        })
+        .sum();
+    (above, sets.values().map(|&r| i64::from(r)).sum())
+}
+
 fn state_of(pod: &Pod) -> PodState {
     let status = pod.status.as_ref();
     let phase = status.and_then(|s| s.phase.as_deref());
@@ -178,5 +238,12 @@ fn state_of(pod: &Pod) -> PodState {
         active,
         available: active && ready,
         node: pod.spec.as_ref().and_then(|s| s.node_name.clone()),
+        owner: pod
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|o| o.controller == Some(true))
+            .map(|o| o.name.clone()),
     }
 }
