@@ -1,7 +1,8 @@
-//! The main loop every controller shares: a work queue as client-go's ([`WorkQueue`]: first in,
-//! first out, deduplicated keys, one sync per object at a time) served by N workers, fed by
-//! changes of the object itself and by triggers from the shared informers; objects that cannot be read are
-//! skipped; failed syncs back off per object; sync counts and durations go to the metrics.
+//! The main loop every controller shares: a work queue as client-go's ([`WorkQueue`]: first
+//! in, first out, deduplicated keys, one sync per object at a time) served by N workers, fed
+//! by changes of the object itself and by triggers from the shared informers; objects that
+//! cannot be read are skipped; failed syncs back off per object; sync counts and durations go
+//! to the metrics.
 //!
 //! What a controller keeps per object (backoff, expectations) is dropped once the object is
 //! gone, so memory follows the live objects, not every object ever seen: on the watched
