@@ -16,6 +16,7 @@
 
 pub mod correlator;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
@@ -23,7 +24,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::{Api, Client};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 use self::correlator::{Correlator, Write};
 use crate::runtime::api_error;
@@ -43,16 +44,40 @@ pub struct EventRecorder {
 }
 
 impl EventRecorder {
-    /// Starts the task that writes events as `component` (e.g. `minireplicaset-controller`).
+    /// Starts the task that writes events as `component` (e.g. `minireplicaset-controller`),
+    /// one at a time, as client-go's `record.EventBroadcaster` writes them.
     pub fn start(client: Client, component: &str) -> Self {
+        Self::start_with_writers(client, component, 1)
+    }
+
+    /// Like [`start`](Self::start), with up to `writers` events written at once.
+    /// kube-scheduler records through client-go's `events.EventBroadcaster`, which writes each
+    /// event in a goroutine of its own: written one at a time, a burst of bindings fills the
+    /// queue and `Scheduled` events are dropped where kube-scheduler drops none. Bounded
+    /// rather than one task an event, since each request in flight is an HTTP/1.1
+    /// connection of its own here. Each event is still correlated in arrival order, once a
+    /// writer is free, so one writer is exactly the sequential recorder.
+    pub fn start_with_writers(client: Client, component: &str, writers: usize) -> Self {
         let (queue, mut events) = mpsc::channel::<Event>(QUEUE);
+        let writers = Arc::new(Semaphore::new(writers.max(1)));
         tokio::spawn(async move {
-            let mut correlator = Correlator::default();
+            let correlator = Arc::new(Mutex::new(Correlator::default()));
             while let Some(event) = events.recv().await {
-                let Some(write) = correlator.correlate(event, Timestamp::now()) else {
+                let Ok(writer) = writers.clone().acquire_owned().await else {
+                    return;
+                };
+                let correlated = correlator
+                    .lock()
+                    .expect("correlator lock")
+                    .correlate(event, Timestamp::now());
+                let Some(write) = correlated else {
                     continue;
                 };
-                write_with_retries(&client, &mut correlator, write).await;
+                let (client, correlator) = (client.clone(), correlator.clone());
+                tokio::spawn(async move {
+                    write_with_retries(&client, &correlator, write).await;
+                    drop(writer);
+                });
             }
         });
         Self {
@@ -127,11 +152,14 @@ fn new_event(
 
 /// Upstream `recordToSink`: tries again (up to 12 times, 10 s apart, the first wait random)
 /// only while the API server cannot be reached; an answered refusal is final.
-async fn write_with_retries(client: &Client, correlator: &mut Correlator, write: Write) {
+async fn write_with_retries(client: &Client, correlator: &Mutex<Correlator>, write: Write) {
     for attempt in 1..=MAX_TRIES {
         match write_once(client, &write).await {
             Ok(written) => {
-                correlator.update_state(&written);
+                correlator
+                    .lock()
+                    .expect("correlator lock")
+                    .update_state(&written);
                 return;
             }
             Err(kube::Error::Api(status)) => {
