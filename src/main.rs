@@ -2,6 +2,13 @@ use clap::Parser;
 
 use minik8s::cli::Cli;
 
+/// mimalloc instead of glibc's malloc: the informers replace a cached object on every
+/// update, and glibc's per-thread arenas keep much of what is freed resident. On the
+/// scheduler bench (500 nodes, 5000 pods bound) the scheduler held 166 MiB with glibc, 121
+/// with jemalloc and 108 with mimalloc (docs/scheduler.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     match Cli::parse().run().await {
