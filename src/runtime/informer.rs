@@ -152,6 +152,9 @@ pub struct Informer<K> {
     cache: Arc<Cache<K>>,
     handlers: Vec<Arc<dyn EventHandler<K>>>,
     events: Option<EventRecorder>,
+    /// Applied to each object as it arrives, before it is cached (client-go's
+    /// `SetTransform`): drops what no consumer of this informer reads.
+    transform: Option<fn(&mut K)>,
     /// Objects whose current version cannot be decoded, with that version: each bad version
     /// is reported once, however often a relist shows it again.
     undecodable: Mutex<HashMap<(String, String), String>>,
@@ -168,8 +171,15 @@ where
             cache: Arc::new(Cache::new()),
             handlers: Vec::new(),
             events: None,
+            transform: None,
             undecodable: Mutex::default(),
         }
+    }
+
+    /// Applies `transform` to every object before it is cached and handed to the handlers.
+    pub fn transform(mut self, transform: fn(&mut K)) -> Self {
+        self.transform = Some(transform);
+        self
     }
 
     /// Records a Warning event on each object the informer cannot decode.
@@ -215,7 +225,13 @@ where
     }
 
     fn apply_event(&self, event: Event<DeserializeGuard<K>>, relist: &mut Option<Relist<K>>) {
-        let event = event.modify(strip_managed_fields);
+        let transform = self.transform;
+        let event = event.modify(|object| {
+            strip_managed_fields(object);
+            if let (Some(transform), Ok(object)) = (transform, &mut object.0) {
+                transform(object);
+            }
+        });
         match event {
             Event::Init => *relist = Some(Relist::default()),
             Event::InitApply(object) => {

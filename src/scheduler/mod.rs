@@ -22,6 +22,7 @@ pub mod queue;
 pub mod resources;
 pub mod run;
 pub mod schedule;
+pub mod trim;
 
 /// The secondary scheduler's name: pods with this `schedulerName` are its.
 pub const SCHEDULER_NAME: &str = "minik8s-scheduler";

@@ -138,7 +138,6 @@ fn container_requests(pod: &Pod, container: &Container, non_zero: bool) -> Resou
             .flatten()
             .chain(s.init_container_statuses.iter().flatten())
             .find(|c| c.name == container.name)
-            .cloned()
     });
     let infeasible = status.and_then(|s| s.conditions.as_ref()).is_some_and(|c| {
         c.iter()

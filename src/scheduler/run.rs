@@ -239,7 +239,8 @@ pub async fn run(
     let mut pods: Informer<Pod> = Informer::new(
         Api::all(informer_client.clone()),
         watcher::Config::default(),
-    );
+    )
+    .transform(super::trim::keep_what_scheduling_reads);
     pods.add_handler(Arc::new(PodHandler(shared.clone())));
     let mut nodes: Informer<Node> = Informer::new(
         Api::all(informer_client.clone()),
