@@ -193,9 +193,12 @@ where
     let expected = Some(("FailedCreate".to_string(), QUOTA_MESSAGE.to_string()));
     let mut last = None;
     let reached = within(TIMEOUT, async {
-        while last != expected {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        loop {
             last = read().await;
+            if last == expected {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     })
     .await;
