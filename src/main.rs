@@ -4,8 +4,8 @@ use minik8s::cli::Cli;
 
 /// mimalloc instead of glibc's malloc: the informers replace a cached object on every
 /// update, and glibc's per-thread arenas keep much of what is freed resident. On the
-/// scheduler bench (500 nodes, 5000 pods bound) the scheduler held 166 MiB with glibc, 121
-/// with jemalloc and 108 with mimalloc (docs/scheduler.md).
+/// scheduler bench (500 nodes, 5000 pods bound) one build held 166 MiB with glibc's malloc,
+/// 121 with jemalloc and 108 with mimalloc 2 preloaded in its place (docs/scheduler.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
