@@ -120,8 +120,6 @@ pub enum Error {
     Connect(#[from] kube::Error),
     #[error("cannot serve the health endpoints: {0}")]
     Health(#[from] std::io::Error),
-    #[error("leader election failed: {0}")]
-    Election(#[from] kube_lease_manager::LeaseManagerError),
     #[error("lost the leader lease; exiting so that a fresh start can compete for it again")]
     LostLease,
 }
@@ -186,7 +184,7 @@ pub async fn run(
     // Only the leader writes: the controllers start once the lease is held.
     let controllers = async move {
         let election = options.leader_election.as_ref().zip(election_client);
-        let mut leadership = match Leadership::acquire(election, shutdown.clone()).await? {
+        let mut leadership = match Leadership::acquire(election, shutdown.clone()).await {
             Acquired::ShutDown => return Ok(()),
             acquired => acquired,
         };

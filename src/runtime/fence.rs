@@ -12,13 +12,23 @@
 //! counting while the process is stopped. Renewals are seen where they happen, as successful
 //! writes of the Lease through the same clients; a lease held at start-up (a restarted
 //! replica under the same name) is read once when the election says it is held.
+//!
+//! A successful write of the Lease counts only when the Lease it returns names this replica;
+//! one that names another closes the fence at once. The election's own updates carry the
+//! version they read, so a renewal that arrives after a takeover fails anyway; the check
+//! keeps any other writer of the Lease (a patch of `renewTime` alone succeeds whoever holds
+//! it, which is how a renewal held by a partition once reopened the fence here) from
+//! opening it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use futures::future::BoxFuture;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
 use tower::{BoxError, Layer, Service};
 
 use super::client::StatusOf;
@@ -43,11 +53,13 @@ struct State {
     leases_path: String,
     /// `/apis/coordination.k8s.io/v1/namespaces/NS/leases/NAME`.
     lease_path: String,
+    /// This replica's name in the election: a renewal counts only if the Lease names it.
+    identity: String,
 }
 
 impl LeaseFence {
-    /// A closed fence for the Lease `namespace/name`.
-    pub fn new(namespace: &str, name: &str) -> Self {
+    /// A closed fence for the Lease `namespace/name`, held by `identity` when it is held.
+    pub fn new(namespace: &str, name: &str, identity: &str) -> Self {
         let leases_path = format!("/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases");
         Self {
             state: Arc::new(State {
@@ -55,6 +67,7 @@ impl LeaseFence {
                 held_until: AtomicU64::new(0),
                 lease_path: format!("{leases_path}/{name}"),
                 leases_path,
+                identity: identity.to_owned(),
             }),
         }
     }
@@ -72,6 +85,37 @@ impl LeaseFence {
     /// A renewal sent at `sent` succeeded.
     fn renewed(&self, sent: Instant) {
         self.held_until(sent + HELD_FOR);
+    }
+
+    /// A write of the Lease sent at `sent` succeeded and returned `lease` (its JSON): a
+    /// renewal if the Lease names this replica, the proof that another holds it otherwise.
+    fn lease_written(&self, sent: Instant, lease: &[u8]) {
+        #[derive(serde::Deserialize)]
+        struct Lease {
+            spec: Option<Spec>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Spec {
+            holder_identity: Option<String>,
+        }
+        let holder = serde_json::from_slice::<Lease>(lease)
+            .ok()
+            .and_then(|l| l.spec?.holder_identity);
+        if holder.as_deref() == Some(self.state.identity.as_str()) {
+            self.renewed(sent);
+        } else if holder.is_none() {
+            // Released: the fence was closed before.
+            self.close();
+        } else {
+            tracing::warn!(
+                holder = holder.as_deref(),
+                identity = %self.state.identity,
+                "a write of the leader lease succeeded but the lease names another holder: \
+                 it arrived after the lease was lost; no more writes"
+            );
+            self.close();
+        }
     }
 
     /// The lease is lost or given up: no more writes.
@@ -132,16 +176,29 @@ fn is_write(method: &http::Method) -> bool {
     )
 }
 
-impl<S, B> Service<http::Request<B>> for Fenced<S>
+/// The body of a response that passed the fence: the API server's own, or, for a write of
+/// the Lease, the bytes the fence read to see who holds it.
+pub type FencedBody = UnsyncBoxBody<Bytes, BoxError>;
+
+fn boxed<RB>(response: http::Response<RB>) -> http::Response<FencedBody>
 where
-    S: Service<http::Request<B>>,
-    S::Response: StatusOf + Send,
+    RB: http_body::Body<Data = Bytes> + Send + 'static,
+    RB::Error: Into<BoxError>,
+{
+    response.map(|body| body.map_err(Into::into).boxed_unsync())
+}
+
+impl<S, B, RB> Service<http::Request<B>> for Fenced<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<RB>>,
     S::Error: Into<BoxError>,
     S::Future: Send + 'static,
+    RB: http_body::Body<Data = Bytes> + Send + 'static,
+    RB::Error: Into<BoxError>,
 {
-    type Response = S::Response;
+    type Response = http::Response<FencedBody>;
     type Error = BoxError;
-    type Future = BoxFuture<'static, Result<S::Response, BoxError>>;
+    type Future = BoxFuture<'static, Result<Self::Response, BoxError>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx).map_err(Into::into)
@@ -150,33 +207,39 @@ where
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let method = request.method().clone();
         let now = Instant::now();
+        let pass = |response: S::Future| -> Self::Future {
+            Box::pin(async move { Ok(boxed(response.await.map_err(Into::into)?)) })
+        };
         let Some(fence) = self.fence.as_ref().filter(|_| is_write(&method)) else {
-            let response = self.inner.call(request);
-            return Box::pin(async move { response.await.map_err(Into::into) });
+            return pass(self.inner.call(request));
         };
         let path = request.uri().path().to_owned();
-        if path == fence.state.lease_path {
+        // The first replica creates the Lease (and so holds it): that is the election, not
+        // a controller write.
+        let is_lease_write = path == fence.state.lease_path
+            || (method == http::Method::POST && path == fence.state.leases_path);
+        if is_lease_write {
             let fence = fence.clone();
             let response = self.inner.call(request);
             return Box::pin(async move {
                 let response = response.await.map_err(Into::into)?;
-                if (200..300).contains(&response.status_code()) {
-                    fence.renewed(now);
+                if !(200..300).contains(&response.status_code()) {
+                    return Ok(boxed(response));
                 }
-                Ok(response)
+                let (parts, body) = response.into_parts();
+                let lease = body.collect().await.map_err(Into::into)?.to_bytes();
+                fence.lease_written(now, &lease);
+                let body = Full::new(lease)
+                    .map_err(|never| match never {})
+                    .boxed_unsync();
+                Ok(http::Response::from_parts(parts, body))
             });
-        }
-        // The first replica creates the Lease: that is the election, not a controller write.
-        if method == http::Method::POST && path == fence.state.leases_path {
-            let response = self.inner.call(request);
-            return Box::pin(async move { response.await.map_err(Into::into) });
         }
         if !fence.is_open(now) {
             tracing::warn!(%method, path, "write refused: the leader lease is not known to be held");
             return Box::pin(async move { Err(NotLeader { method, path }.into()) });
         }
-        let response = self.inner.call(request);
-        Box::pin(async move { response.await.map_err(Into::into) })
+        pass(self.inner.call(request))
     }
 }
 
@@ -190,17 +253,23 @@ mod tests {
 
     const LEASE: &str = "/apis/coordination.k8s.io/v1/namespaces/ns/leases/minik8s";
 
-    /// A server that answers every request with `status`.
+    /// The Lease the API server returns after a write of it, held by `holder`.
+    const HELD_BY_ME: &str = r#"{"kind":"Lease","spec":{"holderIdentity":"me"}}"#;
+    const HELD_BY_OTHER: &str = r#"{"kind":"Lease","spec":{"holderIdentity":"other"}}"#;
+
+    /// A server that answers every request with `status` and `body`.
     fn server(
         status: u16,
+        body: &'static str,
     ) -> impl Service<
         http::Request<()>,
-        Response = http::Response<()>,
+        Response = http::Response<String>,
         Error = Infallible,
         Future = impl Send + 'static,
     > + Clone {
         tower::service_fn(move |_: http::Request<()>| async move {
-            Ok::<_, Infallible>(http::Response::builder().status(status).body(()).unwrap())
+            let response = http::Response::builder().status(status);
+            Ok::<_, Infallible>(response.body(body.to_owned()).unwrap())
         })
     }
 
@@ -218,14 +287,58 @@ mod tests {
         method: &str,
         path: &str,
     ) -> Result<u16, BoxError> {
-        let service = FenceLayer::new(Some(fence.clone())).layer(server(status));
+        let body = if path == LEASE { HELD_BY_ME } else { "{}" };
+        send_answered(fence, status, body, method, path)
+            .await
+            .map(|(status, _)| status)
+    }
+
+    /// Sends through the fence to a server answering `status` and `body`; the status and the
+    /// body as the caller receives them.
+    async fn send_answered(
+        fence: &LeaseFence,
+        status: u16,
+        body: &'static str,
+        method: &str,
+        path: &str,
+    ) -> Result<(u16, Bytes), BoxError> {
+        let service = FenceLayer::new(Some(fence.clone())).layer(server(status, body));
         let response = service.oneshot(request(method, path)).await?;
-        Ok(response.status().as_u16())
+        let status = response.status().as_u16();
+        Ok((status, response.into_body().collect().await?.to_bytes()))
+    }
+
+    /// A renewal held by a partition arrives after another replica took over: the patch of
+    /// `renewTime` succeeds, but the Lease it returns names the other. It must not reopen
+    /// the fence, and it closes an open one; the caller still gets the Lease as sent.
+    #[tokio::test]
+    async fn a_renewal_answered_with_another_holder_closes_the_fence() {
+        let fence = LeaseFence::new("ns", "minik8s", "me");
+        let pods = "/api/v1/namespaces/ns/pods";
+        let (status, body) = send_answered(&fence, 200, HELD_BY_OTHER, "PATCH", LEASE)
+            .await
+            .unwrap();
+        assert_eq!((status, &body[..]), (200, HELD_BY_OTHER.as_bytes()));
+        assert!(send(&fence, 201, "POST", pods).await.is_err());
+        assert_eq!(send(&fence, 200, "PATCH", LEASE).await.unwrap(), 200);
+        assert_eq!(send(&fence, 201, "POST", pods).await.unwrap(), 201);
+        send_answered(&fence, 200, HELD_BY_OTHER, "PATCH", LEASE)
+            .await
+            .unwrap();
+        assert!(send(&fence, 201, "POST", pods).await.is_err());
+        // A body that is no Lease proves nothing either way: closed, as when lost.
+        send_answered(&fence, 200, HELD_BY_ME, "PATCH", LEASE)
+            .await
+            .unwrap();
+        send_answered(&fence, 200, "not json", "PATCH", LEASE)
+            .await
+            .unwrap();
+        assert!(send(&fence, 201, "POST", pods).await.is_err());
     }
 
     #[tokio::test]
     async fn writes_wait_for_a_renewal_and_reads_never_wait() {
-        let fence = LeaseFence::new("ns", "minik8s");
+        let fence = LeaseFence::new("ns", "minik8s", "me");
         let pods = "/api/v1/namespaces/ns/pods";
         assert_eq!(send(&fence, 200, "GET", pods).await.unwrap(), 200);
         let refused = send(&fence, 201, "POST", pods).await.unwrap_err();
@@ -257,7 +370,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_an_election_everything_goes_through() {
-        let service = FenceLayer::new(None).layer(server(201));
+        let service = FenceLayer::new(None).layer(server(201, "{}"));
         let response = service
             .oneshot(request("POST", "/api/v1/namespaces/ns/pods"))
             .await;
@@ -266,7 +379,7 @@ mod tests {
 
     #[test]
     fn a_renewal_holds_for_less_than_the_lease_and_only_extends() {
-        let fence = LeaseFence::new("ns", "minik8s");
+        let fence = LeaseFence::new("ns", "minik8s", "me");
         let start = Instant::now();
         fence.renewed(start);
         assert!(fence.is_open(start + HELD_FOR - Duration::from_millis(10)));

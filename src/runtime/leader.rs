@@ -1,21 +1,35 @@
-//! Leader election over a Lease (kube-lease-manager): every replica keeps its caches warm,
-//! only the lease holder runs the controllers, which are the only writers. The lease is
-//! released on shutdown, so a successor takes over at once instead of after it expires.
+//! Leader election over a Lease, as client-go's `leaderelection` does it: every replica keeps
+//! its caches warm, only the lease holder runs the controllers, which are the only writers.
+//! The lease is released on shutdown, so a successor takes over at once instead of after it
+//! expires.
+//!
+//! Every write of the Lease is an update carrying the resourceVersion last read, as
+//! client-go's `LeaseLock.Update`, so a write that reaches the API server late (held by a
+//! partition, say) fails with a conflict instead of moving `renewTime` back under the next
+//! holder, which would let a third replica take over while the holder still writes. A lease
+//! held by another counts as valid for the lease's duration from when this replica last saw
+//! it change, by its own monotonic clock, so clock skew between replicas does not matter.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::Timestamp;
+use kube::api::PostParams;
 use kube::{Api, Client};
-use kube_lease_manager::{LeaseManagerBuilder, LeaseParams};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use super::fence::LeaseFence;
 
-/// kube-controller-manager's defaults: a 15 s lease, renewed well before it ends.
+/// kube-controller-manager's defaults: a 15 s lease, given up when not renewed for 10 s,
+/// tried every 2 s.
 pub const LEASE_SECONDS: u64 = 15;
-const GRACE_SECONDS: u64 = 5;
+const RENEW_DEADLINE: Duration = Duration::from_secs(10);
+const RETRY_PERIOD: Duration = Duration::from_secs(2);
+/// client-go's `JitterFactor` for the acquire loop.
+const JITTER: f64 = 1.2;
 
 #[derive(Clone, Debug)]
 pub struct Election {
@@ -33,7 +47,7 @@ impl Election {
             namespace: namespace.to_owned(),
             lease: lease.to_owned(),
             identity: identity.to_owned(),
-            fence: LeaseFence::new(namespace, lease),
+            fence: LeaseFence::new(namespace, lease, identity),
         }
     }
 }
@@ -64,33 +78,243 @@ impl Acquired {
     }
 }
 
+/// client-go's `LeaderElector`: the Lease as last read or written, and the holder record as
+/// last observed, with when.
+struct Elector {
+    leases: Api<Lease>,
+    name: String,
+    identity: String,
+    /// Its resourceVersion is the precondition of the next update.
+    lease: Option<Lease>,
+    observed: LeaseSpec,
+    observed_at: Option<Instant>,
+}
+
+impl Elector {
+    fn new(client: Client, election: &Election) -> Self {
+        Self {
+            leases: Api::namespaced(client, &election.namespace),
+            name: election.lease.clone(),
+            identity: election.identity.clone(),
+            lease: None,
+            observed: LeaseSpec::default(),
+            observed_at: None,
+        }
+    }
+
+    fn is_leader(&self) -> bool {
+        self.observed.holder_identity.as_deref() == Some(self.identity.as_str())
+    }
+
+    /// The observed record is still valid: seen less than its duration ago.
+    fn is_lease_valid(&self, now: Instant) -> bool {
+        let seconds = self.observed.lease_duration_seconds.unwrap_or(0).max(0) as u64;
+        self.observed_at
+            .is_some_and(|at| at + Duration::from_secs(seconds) > now)
+    }
+
+    fn observe(&mut self, record: LeaseSpec) {
+        self.observed = record;
+        self.observed_at = Some(Instant::now());
+    }
+
+    /// client-go's `tryAcquireOrRenew`: true when this replica holds the lease afterwards.
+    async fn try_acquire_or_renew(&mut self) -> Result<bool, kube::Error> {
+        let stamp = MicroTime(Timestamp::now());
+        let mut record = LeaseSpec {
+            holder_identity: Some(self.identity.clone()),
+            lease_duration_seconds: Some(LEASE_SECONDS as i32),
+            acquire_time: Some(stamp.clone()),
+            renew_time: Some(stamp),
+            lease_transitions: self.observed.lease_transitions,
+            ..LeaseSpec::default()
+        };
+        // 1. The fast path: a leader renews without reading first.
+        if let Some(lease) = self.lease.clone()
+            && self.is_leader()
+            && self.is_lease_valid(Instant::now())
+        {
+            record.acquire_time = self.observed.acquire_time.clone();
+            match self.update(lease, record.clone()).await {
+                Ok(()) => return Ok(true),
+                Err(error) => {
+                    tracing::debug!(%error, "renewal on the fast path failed; reading the lease")
+                }
+            }
+        }
+        // 2. Read the lease, or create it.
+        let Some(lease) = self.leases.get_opt(&self.name).await? else {
+            let lease = Lease {
+                metadata: ObjectMeta {
+                    name: Some(self.name.clone()),
+                    ..ObjectMeta::default()
+                },
+                spec: Some(record.clone()),
+            };
+            return match self.leases.create(&PostParams::default(), &lease).await {
+                Ok(created) => {
+                    self.lease = Some(created);
+                    self.observe(record);
+                    Ok(true)
+                }
+                Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+                Err(error) => Err(error),
+            };
+        };
+        let spec = lease.spec.clone().unwrap_or_default();
+        if spec != self.observed || self.observed_at.is_none() {
+            self.observe(spec);
+        }
+        self.lease = Some(lease.clone());
+        // 3. Held by another and not expired by this replica's clock: wait.
+        let held = self
+            .observed
+            .holder_identity
+            .as_deref()
+            .is_some_and(|h| !h.is_empty());
+        if held && self.is_lease_valid(Instant::now()) && !self.is_leader() {
+            return Ok(false);
+        }
+        // 4. Take it over, or renew it.
+        if self.is_leader() {
+            record.acquire_time = self.observed.acquire_time.clone();
+            record.lease_transitions = self.observed.lease_transitions;
+        } else {
+            record.lease_transitions = Some(self.observed.lease_transitions.unwrap_or(0) + 1);
+        }
+        self.update(lease, record).await?;
+        Ok(true)
+    }
+
+    /// Replaces `lease`'s spec with `record`, on the condition that the lease is still at
+    /// the version read (its resourceVersion goes with it).
+    async fn update(&mut self, mut lease: Lease, record: LeaseSpec) -> Result<(), kube::Error> {
+        lease.spec = Some(record.clone());
+        let updated = self
+            .leases
+            .replace(&self.name, &PostParams::default(), &lease)
+            .await?;
+        self.lease = Some(updated);
+        self.observe(record);
+        Ok(())
+    }
+
+    /// client-go's `release`: an empty holder and a 1 s lease, so a standby takes over at
+    /// its next try.
+    async fn release(&mut self) -> Result<(), kube::Error> {
+        let Some(lease) = self.lease.clone().filter(|_| self.is_leader()) else {
+            return Ok(());
+        };
+        let stamp = MicroTime(Timestamp::now());
+        let record = LeaseSpec {
+            holder_identity: None,
+            lease_duration_seconds: Some(1),
+            acquire_time: Some(stamp.clone()),
+            renew_time: Some(stamp),
+            lease_transitions: self.observed.lease_transitions,
+            ..LeaseSpec::default()
+        };
+        self.update(lease, record).await
+    }
+
+    /// Tries every retry period (with jitter) until the lease is held or `stop` fires.
+    async fn acquire(&mut self, stop: &mut watch::Receiver<bool>) -> bool {
+        loop {
+            match self.try_acquire_or_renew().await {
+                Ok(true) => return true,
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(%error, lease = %self.name, "could not read or write the leader lease; retrying")
+                }
+            }
+            let wait = RETRY_PERIOD.mul_f64(1.0 + fastrand::f64() * JITTER);
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                _ = stop.wait_for(|stop| *stop) => return false,
+            }
+        }
+    }
+
+    /// Renews every retry period; returns when a renewal has not succeeded for the renew
+    /// deadline (the lease is lost) or when `stop` fires.
+    async fn renew(&mut self, stop: &mut watch::Receiver<bool>) -> Renewal {
+        loop {
+            let deadline = Instant::now() + RENEW_DEADLINE;
+            let renewed = loop {
+                let attempt = tokio::time::timeout_at(deadline, self.try_acquire_or_renew());
+                tokio::select! {
+                    outcome = attempt => match outcome {
+                        Ok(Ok(true)) => break true,
+                        // Another replica holds it, still valid: lost now. (client-go polls on
+                        // until the deadline; its fence-less writers carry on meanwhile. Here
+                        // the fence is already closed, and leaving at once lets a fresh start
+                        // compete again sooner.)
+                        Ok(Ok(false)) | Err(_) => break false,
+                        Ok(Err(error)) => tracing::warn!(%error, lease = %self.name, "could not renew the leader lease"),
+                    },
+                    _ = stop.wait_for(|stop| *stop) => return Renewal::Stopped,
+                }
+                if Instant::now() + RETRY_PERIOD >= deadline {
+                    break false;
+                }
+                tokio::time::sleep(RETRY_PERIOD).await;
+            };
+            if !renewed {
+                return Renewal::Lost;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(RETRY_PERIOD) => {}
+                _ = stop.wait_for(|stop| *stop) => return Renewal::Stopped,
+            }
+        }
+    }
+}
+
+enum Renewal {
+    Lost,
+    Stopped,
+}
+
 /// A running election: holds the lease while it can.
 pub struct Leadership {
+    /// Whether this replica holds the lease.
     state: watch::Receiver<bool>,
-    task: JoinHandle<kube_lease_manager::Result<kube_lease_manager::LeaseManager>>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
     election: Election,
-    leases: Api<Lease>,
 }
 
 impl Leadership {
-    pub async fn start(client: Client, election: &Election) -> kube_lease_manager::Result<Self> {
-        let leases = Api::namespaced(client.clone(), &election.namespace);
-        let manager = LeaseManagerBuilder::new(client, &election.lease)
-            .with_namespace(&election.namespace)
-            .with_parameters(LeaseParams::new(
-                &election.identity,
-                LEASE_SECONDS,
-                GRACE_SECONDS,
-            ))
-            .build()
-            .await?;
-        let (state, task) = manager.watch().await;
-        Ok(Self {
+    pub fn start(client: Client, election: &Election) -> Self {
+        let (leading, state) = watch::channel(false);
+        let (stop, mut stopped) = watch::channel(false);
+        let mut elector = Elector::new(client, election);
+        let identity = election.identity.clone();
+        let task = tokio::spawn(async move {
+            if !elector.acquire(&mut stopped).await {
+                return;
+            }
+            leading.send_replace(true);
+            let renewal = elector.renew(&mut stopped).await;
+            leading.send_replace(false);
+            match renewal {
+                Renewal::Lost => {
+                    tracing::warn!(%identity, "the leader lease was not renewed in time; it is lost")
+                }
+                Renewal::Stopped => match elector.release().await {
+                    Ok(()) => tracing::info!(%identity, "lease released"),
+                    Err(error) => {
+                        tracing::warn!(%error, "could not release the lease; it expires by itself")
+                    }
+                },
+            }
+        });
+        Self {
             state,
+            stop,
             task,
             election: election.clone(),
-            leases,
-        })
+        }
     }
 
     /// Completes once this replica holds the lease.
@@ -98,36 +322,7 @@ impl Leadership {
         let identity = &self.election.identity;
         tracing::info!(%identity, "waiting to become the leader");
         let _ = self.state.wait_for(|leader| *leader).await;
-        self.open_fence_from_the_lease().await;
         tracing::info!(%identity, "became the leader");
-    }
-
-    /// A lease that already named this replica (a restart under the same name) was taken
-    /// over without a write the fence could see: open it for what is left of the lease as
-    /// the Lease records it. If it cannot be read, the next renewal opens the fence.
-    async fn open_fence_from_the_lease(&self) {
-        let read = Instant::now();
-        let Ok(lease) = self.leases.get(&self.election.lease).await else {
-            return;
-        };
-        let Some(spec) = lease.spec else { return };
-        let (Some(holder), Some(renewed), Some(seconds)) = (
-            spec.holder_identity,
-            spec.renew_time,
-            spec.lease_duration_seconds,
-        ) else {
-            return;
-        };
-        if holder != self.election.identity {
-            return;
-        }
-        let ends = renewed.0 + k8s_openapi::jiff::SignedDuration::from_secs(i64::from(seconds));
-        let margin = Duration::from_secs(LEASE_SECONDS) - super::fence::HELD_FOR;
-        if let Ok(left) = Duration::try_from(ends.duration_since(Timestamp::now()))
-            && let Some(left) = left.checked_sub(margin)
-        {
-            self.election.fence.held_until(read + left);
-        }
     }
 
     /// Completes when this replica loses the lease (or the election task ends); from then on
@@ -142,16 +337,16 @@ impl Leadership {
     pub async fn acquire(
         election: Option<(&Election, Client)>,
         shutdown: impl std::future::Future<Output = ()>,
-    ) -> kube_lease_manager::Result<Acquired> {
+    ) -> Acquired {
         let Some((election, client)) = election else {
-            return Ok(Acquired::NoElection);
+            return Acquired::NoElection;
         };
-        let mut leadership = Self::start(client, election).await?;
+        let mut leadership = Self::start(client, election);
         tokio::select! {
-            () = leadership.acquired() => Ok(Acquired::Leader(Box::new(leadership))),
+            () = leadership.acquired() => Acquired::Leader(Box::new(leadership)),
             () = shutdown => {
                 leadership.release().await;
-                Ok(Acquired::ShutDown)
+                Acquired::ShutDown
             }
         }
     }
@@ -159,13 +354,9 @@ impl Leadership {
     /// Gives the lease up, so another replica can take over at once.
     pub async fn release(self) {
         self.election.fence.close();
-        drop(self.state);
-        match self.task.await {
-            Ok(Ok(_)) => tracing::info!(identity = %self.election.identity, "lease released"),
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "could not release the lease; it expires by itself")
-            }
-            Err(error) => tracing::warn!(%error, "election task failed"),
+        self.stop.send_replace(true);
+        if let Err(error) = self.task.await {
+            tracing::warn!(%error, "election task failed");
         }
     }
 }
