@@ -43,7 +43,8 @@ rows = [json.loads(p.read_text()) for p in sorted(pathlib.Path(sys.argv[1]).glob
 print("\n| scenario | size | figures |\n|---|---|---|")
 for r in rows:
     name, size = r.pop("scenario"), r.pop("size")
-    print(f"| {name} | {size} | " + ", ".join(f"{k} {v}" for k, v in r.items()) + " |")
+    show = lambda v: json.dumps(v, separators=(",", ":")) if isinstance(v, (list, dict)) else v
+    print(f"| {name} | {size} | " + ", ".join(f"{k} {show(v)}" for k, v in r.items()) + " |")
 PY
 log "done in $(( (SECONDS - t0) / 60 )) min $(( (SECONDS - t0) % 60 )) s$([ "$status" = 0 ] || echo '; a scenario or a fuzz target FAILED (above)')"
 exit "$status"

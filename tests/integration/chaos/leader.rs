@@ -72,6 +72,21 @@ fn from_replica(event: &Audited, identity: &str) -> bool {
     event.user_agent.ends_with(&format!(" {identity}"))
 }
 
+/// A leader-elected controller manager at QPS 20 named `identity` in the election (and in
+/// its User-Agent), talking to the API server of `kubeconfig` when given.
+fn elected_replica(
+    namespace: &str,
+    identity: &str,
+    kubeconfig: Option<&Path>,
+) -> std::process::Command {
+    let mut command = controller_manager(namespace, 20, kubeconfig);
+    command
+        .args(["--leader-elect", "--leader-elect-namespace", namespace])
+        .args(["--leader-elect-lease-name", LEASE])
+        .env("POD_NAME", identity);
+    command
+}
+
 async fn holder(ns: &TestNamespace) -> Option<String> {
     let lease = ns.api::<Lease>().get_opt(LEASE).await.ok()??;
     lease.spec?.holder_identity
@@ -148,14 +163,7 @@ async fn the_leader_killed_then_paused_past_its_lease() {
     let replicas = size.replicas;
     let replica = |identity: &'static str| {
         let namespace = ns.name.clone();
-        move || {
-            let mut command = controller_manager(&namespace, 20, None);
-            command
-                .args(["--leader-elect", "--leader-elect-namespace", &namespace])
-                .args(["--leader-elect-lease-name", LEASE])
-                .env("POD_NAME", identity);
-            command
-        }
+        move || elected_replica(&namespace, identity, None)
     };
     let identities = ["replica-a", "replica-b"];
     let mut replicas_running = [
@@ -260,5 +268,188 @@ async fn the_leader_killed_then_paused_past_its_lease() {
         "takeover after a kill took {after_kill:?}, more than the 15 s lease and a retry"
     );
     assert_held("leader takeover", &seen);
+    ns.cleanup().await;
+}
+
+/// How a partition ends.
+#[derive(Clone, Copy, Debug)]
+enum Heal {
+    /// What the network held is delivered, as TCP retransmits once a link is back.
+    Deliver,
+    /// What the network held is lost with the connections, as when TCP gave up or a NAT or
+    /// load balancer dropped the flows.
+    Drop,
+}
+
+/// The leader cut off from the API server (every connection of its own stalled, as a
+/// partition holds them) until the other replica has taken over and 3 s more, twice: once the
+/// held bytes are then delivered, once they are dropped. A replica can only know what its
+/// network lets through, so the bound here is on what it *sends*: the audit log must show no
+/// write by the partitioned replica after the takeover except those it had sent before its
+/// fence closed and the network held, which all arrive the moment the partition heals.
+/// When the held bytes are dropped, none arrive at all. Both rollouts complete within the
+/// invariants.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "reads the API server's audit log: `make chaos` runs it on a cluster that writes one"]
+async fn the_leader_partitioned_past_its_lease() {
+    use super::proxy::FaultyProxy;
+    use super::scenarios::{api_server_address, kubeconfig_through};
+    let log = audit_log();
+    let size = size();
+    let ns = TestNamespace::new("chaos-partition").await;
+    let name = "web";
+    let replicas = size.replicas;
+    let identities = ["replica-a", "replica-b"];
+    let proxies = [
+        FaultyProxy::start(api_server_address()).await,
+        FaultyProxy::start(api_server_address()).await,
+    ];
+    let configs = [
+        kubeconfig_through(&proxies[0], &format!("{}-{}", ns.name, identities[0])),
+        kubeconfig_through(&proxies[1], &format!("{}-{}", ns.name, identities[1])),
+    ];
+    let replica = |i: usize| {
+        let (namespace, config, identity) = (ns.name.clone(), configs[i].clone(), identities[i]);
+        move || elected_replica(&namespace, identity, Some(&config))
+    };
+    let mut running = [
+        Restartable::start(replica(0)),
+        Restartable::start(replica(1)),
+    ];
+    ns.create::<MiniDeployment>(deployment(name, replicas, "app:1", None))
+        .await
+        .unwrap();
+    eventually(Duration::from_secs(180), "the first rollout", || {
+        rolled_out(&ns, name, "app:1", replicas)
+    })
+    .await;
+    let (most, _) = rolling_bounds(replicas);
+    let invariants = Invariants::watch(&ns, name, Bounds::rolling(replicas)).await;
+
+    struct Round {
+        heal: Heal,
+        partitioned: usize,
+        partitioned_at: Timestamp,
+        healed_at: Timestamp,
+        takeover: Duration,
+        exited: Duration,
+    }
+    let mut rounds = Vec::new();
+    for (image, heal) in [("app:2", Heal::Deliver), ("app:3", Heal::Drop)] {
+        let leading = holder(&ns).await.expect("a replica holds the lease");
+        let leader = identities.iter().position(|i| *i == leading).unwrap();
+        let other = 1 - leader;
+        set_image(&ns, name, image).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let partitioned_at = Timestamp::now();
+        proxies[leader].stall();
+        let takeover = holder_becomes(&ns, identities[other], Duration::from_secs(60)).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let healed_at = Timestamp::now();
+        if let Heal::Drop = heal {
+            proxies[leader].reset();
+        }
+        proxies[leader].flow();
+        // Back in touch, it learns it lost the lease and exits, as kube-controller-manager.
+        let healed = Instant::now();
+        while running[leader].is_running() {
+            assert!(
+                healed.elapsed() < Duration::from_secs(30),
+                "the partitioned replica still runs 30 s after the partition healed"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let exited = healed.elapsed();
+        running[leader].kill_and_restart();
+        rounds.push(Round {
+            heal,
+            partitioned: leader,
+            partitioned_at,
+            healed_at,
+            takeover,
+            exited,
+        });
+    }
+    eventually(Duration::from_secs(180), "the last rollout", || {
+        rolled_out(&ns, name, "app:3", replicas)
+    })
+    .await;
+    let seen = invariants.seen();
+    // The audit backend writes in batches: give it time to flush the last ones.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let events = audited(&log);
+    let mut figures = Vec::new();
+    let mut late_after_heal = Vec::new();
+    for round in &rounds {
+        let (partitioned, other) = (
+            identities[round.partitioned],
+            identities[1 - round.partitioned],
+        );
+        let lost = took_over_at(&events, other, round.partitioned_at);
+        // Until the partitioned replica leads again (it may, in a later round): a standby
+        // only reads the lease, so its first successful write of it is its takeover. A
+        // renewal held by the partition arrives with the old version and is refused.
+        let leads_again = events
+            .iter()
+            .filter(|e| e.resource == "leases" && e.name == LEASE && is_write(&e.verb))
+            .filter(|e| from_replica(e, partitioned) && (200..300).contains(&e.code))
+            .map(|e| e.at)
+            .filter(|at| *at > round.healed_at)
+            .min();
+        let late: Vec<&Audited> = events
+            .iter()
+            .filter(|e| from_replica(e, partitioned) && is_write(&e.verb))
+            .filter(|e| e.resource != "leases" && e.namespace == ns.name && e.at > lost)
+            .filter(|e| leads_again.is_none_or(|until| e.at < until))
+            .collect();
+        let seconds_after_heal: Vec<f64> = late
+            .iter()
+            .map(|e| {
+                (e.at - round.healed_at)
+                    .total(k8s_openapi::jiff::Unit::Second)
+                    .unwrap_or(0.0)
+            })
+            .collect();
+        for (e, s) in late.iter().zip(&seconds_after_heal).take(10) {
+            println!(
+                "{:?} heal: {partitioned} wrote {s:.2} s after the heal: {e:?}",
+                round.heal
+            );
+        }
+        figures.push(json!({
+            "heal": format!("{:?}", round.heal).to_lowercase(),
+            "takeover_seconds": round.takeover.as_secs_f64(),
+            "partitioned_replica_exited_seconds_after_heal": round.exited.as_secs_f64(),
+            "writes_after_lease_lost": late.len(),
+            "latest_arrival_seconds_after_heal": seconds_after_heal.iter().copied().fold(0.0, f64::max),
+        }));
+        late_after_heal.push((round.heal, seconds_after_heal));
+    }
+    record(
+        "leader-partitioned",
+        json!({
+            "replicas": replicas, "rounds": figures,
+            "max_pods": seen.max_active, "bound": most, "events_checked": seen.events,
+        }),
+    );
+    for (heal, seconds) in &late_after_heal {
+        match heal {
+            Heal::Deliver => assert!(
+                seconds.iter().all(|s| (0.0..2.0).contains(s)),
+                "a write by the partitioned replica reached the API server other than when the \
+                 partition healed (seconds after the heal: {seconds:?}): it was sent after its \
+                 fence closed"
+            ),
+            Heal::Drop => assert!(
+                seconds.is_empty(),
+                "the partitioned replica wrote after its lease was lost, though the network \
+                 dropped what it held (seconds after the heal: {seconds:?})"
+            ),
+        }
+    }
+    assert_held("leader partitioned", &seen);
+    for config in &configs {
+        let _ = std::fs::remove_file(config);
+    }
     ns.cleanup().await;
 }

@@ -9,6 +9,7 @@ mod invariants;
 mod leader;
 mod proxy;
 mod scenarios;
+mod slices;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -188,6 +189,16 @@ pub fn rolling_bounds(replicas: i32) -> (usize, usize) {
 
 pub async fn set_image(ns: &TestNamespace, name: &str, image: &str) {
     let patch = json!({"spec": {"template": {"spec": {"containers": [container(image)]}}}});
+    ns.api::<MiniDeployment>()
+        .patch(name, &Default::default(), &kube::api::Patch::Merge(&patch))
+        .await
+        .unwrap();
+}
+
+/// Sets the MiniDeployment's replicas and image in one write.
+pub async fn scale_and_set_image(ns: &TestNamespace, name: &str, replicas: i32, image: &str) {
+    let patch = json!({"spec": {"replicas": replicas,
+        "template": {"spec": {"containers": [container(image)]}}}});
     ns.api::<MiniDeployment>()
         .patch(name, &Default::default(), &kube::api::Patch::Merge(&patch))
         .await

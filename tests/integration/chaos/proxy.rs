@@ -69,6 +69,22 @@ impl FaultyProxy {
     }
 }
 
+impl FaultyProxy {
+    /// The fault of the network scenarios: some requests go out, then the network stalls
+    /// mid-flight for 5 s, then every connection is cut, twice. Returns how many were cut.
+    pub async fn stall_mid_flight_then_cut(&self) -> usize {
+        use std::time::Duration;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.stall();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let mut cut = self.reset();
+        self.flow();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        cut += self.reset();
+        cut
+    }
+}
+
 impl Drop for FaultyProxy {
     fn drop(&mut self) {
         self.accept.abort();

@@ -203,15 +203,7 @@ async fn a_network_that_stalls_and_cuts_connections() {
             .patch(name, &PatchParams::default(), &Patch::Merge(&scale))
             .await
             .unwrap();
-        // Some of the creates go out, then the network stalls mid-flight, then every
-        // connection is cut, twice.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        proxy.stall();
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        cut += proxy.reset();
-        proxy.flow();
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        cut += proxy.reset();
+        cut += proxy.stall_mid_flight_then_cut().await;
         let back = Instant::now();
         eventually(
             Duration::from_secs(120),
@@ -238,8 +230,119 @@ async fn a_network_that_stalls_and_cuts_connections() {
     ns.cleanup().await;
 }
 
+/// minik8s-scheduler and the MiniService controllers (alone in a controller manager of their
+/// own) talk to the API server through a proxy that stalls every connection for a while and
+/// then cuts them all, during a scale-up, a rollout and another scale-up; the workload's own
+/// controllers talk to it directly. At every event: no pod bound twice, no more pods than
+/// asked for (at most the surge in the rollout), no slice over its limit (10 endpoints here,
+/// so the pods spread over several slices), no address listed twice in a slice, no endpoint
+/// naming a pod that never had its address. Afterwards every pod is bound and the
+/// MiniEndpoints and the slices list exactly the pods.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_network_fault_between_the_scheduler_and_endpoints_controllers_and_the_api_server() {
+    use super::slices::{SliceInvariants, slices_match_pods};
+    const PER_SLICE: usize = 10;
+    let ns = TestNamespace::new("chaos-serving-net").await;
+    let name = "web";
+    let service = format!("mini-{name}");
+    let scheduler_name = unique_name("chaos-net-scheduler");
+    let proxy = FaultyProxy::start(api_server_address()).await;
+    let kubeconfig = kubeconfig_through(&proxy, &ns.name);
+    let namespace = ns.name.clone();
+    let _workload = Restartable::start(move || {
+        let mut command = controller_manager(&namespace, 20, None);
+        command.args(["--controllers", "replicaset,deployment"]);
+        command
+    });
+    let (namespace, config) = (ns.name.clone(), kubeconfig.clone());
+    let mut serving = Restartable::start(move || {
+        let mut command = controller_manager(&namespace, 20, Some(&config));
+        command
+            .args(["--controllers", "endpoints,endpointslice"])
+            .args(["--max-endpoints-per-slice", &PER_SLICE.to_string()]);
+        command
+    });
+    let (scheduler_for, config) = (scheduler_name.clone(), kubeconfig.clone());
+    let mut placer = Restartable::start(move || {
+        let mut command = scheduler(&scheduler_for);
+        command.env("KUBECONFIG", &config);
+        command
+    });
+
+    let first = 20;
+    ns.create::<MiniDeployment>(deployment(name, first, "app:1", Some(&scheduler_name)))
+        .await
+        .unwrap();
+    service_for(&ns, name).await;
+    let (ns_ref, service_ref) = (&ns, service.as_str());
+    let all_serve = move |replicas: i32, image: &'static str| async move {
+        rolled_out(ns_ref, name, image, replicas).await
+            && endpoints_match_pods(ns_ref, name).await
+            && slices_match_pods(ns_ref, service_ref, name, PER_SLICE).await
+    };
+    eventually(Duration::from_secs(120), "the first pods served", || {
+        all_serve(first, "app:1")
+    })
+    .await;
+    let bound = Arc::new(AtomicUsize::new(first as usize));
+    let invariants = Invariants::watch(&ns, name, Bounds::at_most(&bound)).await;
+    let slices = SliceInvariants::watch(&ns, &service, name, PER_SLICE).await;
+
+    // (replicas, image): a scale-up, a rollout (surge: 25 % more pods at most), a scale-up.
+    let steps = [(40, "app:1"), (40, "app:2"), (60, "app:2")];
+    let (mut cut, mut recovered) = (0, Vec::new());
+    for (replicas, image) in steps {
+        bound.store(
+            rolling_bounds(replicas).0,
+            std::sync::atomic::Ordering::SeqCst,
+        );
+        scale_and_set_image(&ns, name, replicas, image).await;
+        cut += proxy.stall_mid_flight_then_cut().await;
+        let back = Instant::now();
+        eventually(
+            Duration::from_secs(120),
+            &format!("{replicas} pods of {image} bound and served after the faults"),
+            || all_serve(replicas, image),
+        )
+        .await;
+        recovered.push(back.elapsed().as_secs_f64());
+    }
+    assert!(serving.is_running(), "the MiniService controllers exited");
+    assert!(placer.is_running(), "the scheduler exited");
+    let seen = invariants.seen();
+    let slices_seen = slices.seen();
+    let slice_breaches = slices_seen.breaches();
+    record(
+        "serving-network-faults",
+        json!({
+            "steps": steps.iter().map(|(r, i)| format!("{r} × {i}")).collect::<Vec<_>>(),
+            "connections_cut": cut, "served_again_seconds": recovered,
+            "max_pods": seen.max_active, "pod_events_checked": seen.events,
+            "slice_events_checked": slices_seen.events, "most_slices": slices_seen.most_slices,
+            "most_in_a_slice": slices_seen.most_in_a_slice, "slice_limit": PER_SLICE,
+        }),
+    );
+    assert!(
+        cut > 0,
+        "the proxy carried the scheduler's and the controllers' connections"
+    );
+    assert!(
+        slices_seen.most_slices > 1,
+        "the pods spread over several slices"
+    );
+    assert_held("serving network faults", &seen);
+    assert!(
+        slice_breaches.is_empty(),
+        "slice invariants broken ({} times), first: {:?}",
+        slice_breaches.len(),
+        &slice_breaches[..slice_breaches.len().min(5)]
+    );
+    let _ = std::fs::remove_file(&kubeconfig);
+    ns.cleanup().await;
+}
+
 /// The API server's address from KUBECONFIG (the local control plane serves on 127.0.0.1).
-fn api_server_address() -> std::net::SocketAddr {
+pub(super) fn api_server_address() -> std::net::SocketAddr {
     use std::net::ToSocketAddrs;
     let server = crate::common::kubectl(&[
         "config",
@@ -261,7 +364,7 @@ fn api_server_address() -> std::net::SocketAddr {
 
 /// A copy of the current kubeconfig whose server is the proxy (same host, so the API
 /// server's certificate still matches).
-fn kubeconfig_through(proxy: &FaultyProxy, namespace: &str) -> std::path::PathBuf {
+pub(super) fn kubeconfig_through(proxy: &FaultyProxy, namespace: &str) -> std::path::PathBuf {
     let raw = crate::common::kubectl(&[
         "config",
         "view",
@@ -341,12 +444,7 @@ async fn api_server_and_etcd_restarted_mid_rollout_and_mid_scale_up() {
             rolling_bounds(replicas).0,
             std::sync::atomic::Ordering::SeqCst,
         );
-        let patch = json!({"spec": {"replicas": replicas,
-            "template": {"spec": {"containers": [container(image)]}}}});
-        ns.api::<MiniDeployment>()
-            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-            .unwrap();
+        scale_and_set_image(&ns, name, replicas, image).await;
         tokio::time::sleep(Duration::from_secs(1)).await;
         let process = ControlPlaneProcess::of(component);
         tokio::task::spawn_blocking(move || process.restart(Duration::from_secs(3)))
