@@ -30,6 +30,12 @@ const RENEW_DEADLINE: Duration = Duration::from_secs(10);
 const RETRY_PERIOD: Duration = Duration::from_secs(2);
 /// client-go's `JitterFactor` for the acquire loop.
 const JITTER: f64 = 1.2;
+/// The longest a standby can take to hold a lease whose holder died: the holder's last
+/// renewal may be seen one try late, counts for the lease's duration from then, and the
+/// takeover comes at the try after that (each try up to `RETRY_PERIOD × (1 + JITTER)` apart).
+pub const TAKEOVER_AT_MOST: Duration =
+    Duration::from_millis(LEASE_SECONDS * 1000 + 2 * LONGEST_TRY_MS);
+const LONGEST_TRY_MS: u64 = 4400;
 
 #[derive(Clone, Debug)]
 pub struct Election {
@@ -358,5 +364,19 @@ impl Leadership {
         if let Err(error) = self.task.await {
             tracing::warn!(%error, "election task failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_takeover_bound_follows_the_retry_period_and_jitter() {
+        assert_eq!(
+            Duration::from_millis(LONGEST_TRY_MS),
+            RETRY_PERIOD.mul_f64(1.0 + JITTER)
+        );
+        assert_eq!(TAKEOVER_AT_MOST, Duration::from_millis(23_800));
     }
 }
