@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 
+use super::plugins::inter_pod_affinity::PodAffinityTerms;
 use super::resources::{self, Resources};
 
 /// Upstream `MaxNodeScore`: each plugin scores a node from 0 to 100.
@@ -68,6 +69,47 @@ pub struct NodeInfo {
     pub non_zero_requested: Resources,
     pub allocatable: Resources,
     pub used_ports: Vec<HostPort>,
+    /// The pods with pod affinity or anti-affinity of any kind (upstream `PodsWithAffinity`):
+    /// InterPodAffinity looks only at these, not at every pod, unless the incoming pod has
+    /// preferred terms of its own.
+    pub pods_with_affinity: Vec<AffinityPod>,
+    /// The pods with required anti-affinity (upstream `PodsWithRequiredAntiAffinity`).
+    pub pods_with_required_anti_affinity: Vec<AffinityPod>,
+}
+
+/// A pod with pod (anti-)affinity and its terms, parsed once when it joins a node (upstream
+/// `PodInfo`), not at every attempt that looks at it.
+#[derive(Clone, Debug)]
+pub struct AffinityPod {
+    pub pod: Arc<Pod>,
+    pub terms: Arc<PodAffinityTerms>,
+}
+
+/// Upstream `podWithAffinity`: only such pods carry pod (anti-)affinity terms.
+pub fn has_pod_affinity(pod: &Pod) -> bool {
+    let affinity = pod.spec.as_ref().and_then(|s| s.affinity.as_ref());
+    affinity.is_some_and(|a| a.pod_affinity.is_some() || a.pod_anti_affinity.is_some())
+}
+
+/// Upstream `podWithRequiredAntiAffinity`.
+pub fn has_required_anti_affinity(pod: &Pod) -> bool {
+    let affinity = pod.spec.as_ref().and_then(|s| s.affinity.as_ref());
+    affinity
+        .and_then(|a| a.pod_anti_affinity.as_ref())
+        .and_then(|a| {
+            a.required_during_scheduling_ignored_during_execution
+                .as_ref()
+        })
+        .is_some_and(|terms| !terms.is_empty())
+}
+
+fn remove_by_uid(pods: &mut Vec<AffinityPod>, uid: &str) {
+    if let Some(i) = pods
+        .iter()
+        .position(|p| p.pod.metadata.uid.as_deref() == Some(uid))
+    {
+        pods.swap_remove(i);
+    }
 }
 
 impl NodeInfo {
@@ -80,6 +122,8 @@ impl NodeInfo {
             non_zero_requested: Resources::default(),
             allocatable,
             used_ports: Vec::new(),
+            pods_with_affinity: Vec::new(),
+            pods_with_required_anti_affinity: Vec::new(),
         }
     }
 
@@ -92,6 +136,17 @@ impl NodeInfo {
         self.non_zero_requested
             .add(&resources::non_zero_requests(&pod));
         self.used_ports.extend(host_ports(&pod));
+        if has_pod_affinity(&pod) {
+            let with_terms = AffinityPod {
+                pod: pod.clone(),
+                terms: Arc::new(PodAffinityTerms::of_existing(&pod)),
+            };
+            if has_required_anti_affinity(&pod) {
+                self.pods_with_required_anti_affinity
+                    .push(with_terms.clone());
+            }
+            self.pods_with_affinity.push(with_terms);
+        }
         self.pods.push(pod);
     }
 
@@ -110,6 +165,8 @@ impl NodeInfo {
                 self.used_ports.swap_remove(i);
             }
         }
+        remove_by_uid(&mut self.pods_with_affinity, uid);
+        remove_by_uid(&mut self.pods_with_required_anti_affinity, uid);
         Some(pod)
     }
 }
@@ -152,6 +209,17 @@ impl Snapshot {
         self.nodes
             .iter()
             .flat_map(|n| n.pods.iter().map(move |p| (n, p)))
+    }
+
+    /// Every pod with required anti-affinity, on every node.
+    pub fn pods_with_required_anti_affinity(
+        &self,
+    ) -> impl Iterator<Item = (&NodeInfo, &AffinityPod)> {
+        self.nodes.iter().flat_map(|n| {
+            n.pods_with_required_anti_affinity
+                .iter()
+                .map(move |p| (n, p))
+        })
     }
 }
 
@@ -293,6 +361,52 @@ pub fn default_normalize(max: i64, reverse: bool, scores: &mut [i64]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pod(uid: &str, affinity: serde_json::Value) -> Arc<Pod> {
+        let pod = serde_json::json!({
+            "metadata": {"name": uid, "uid": uid},
+            "spec": {"containers": [{"name": "c"}], "affinity": affinity}
+        });
+        Arc::new(serde_json::from_value(pod).unwrap())
+    }
+
+    /// Upstream `NodeInfo.AddPod`/`RemovePod` keep `PodsWithAffinity` and
+    /// `PodsWithRequiredAntiAffinity` beside `Pods`.
+    #[test]
+    fn pods_with_affinity_are_listed_apart_as_they_come_and_go() {
+        let term = serde_json::json!({"labelSelector": {}, "topologyKey": "zone"});
+        let node: Node =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "n"}})).unwrap();
+        let mut info = NodeInfo::new(Arc::new(node));
+        info.add_pod(pod("plain", serde_json::json!(null)));
+        info.add_pod(pod(
+            "node-affinity-only",
+            serde_json::json!({"nodeAffinity": {}}),
+        ));
+        info.add_pod(pod(
+            "preferred",
+            serde_json::json!({"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 1, "podAffinityTerm": term}]}}),
+        ));
+        info.add_pod(pod(
+            "required",
+            serde_json::json!({"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}),
+        ));
+        let uids = |pods: &[AffinityPod]| -> Vec<String> {
+            let mut uids: Vec<String> = pods
+                .iter()
+                .filter_map(|p| p.pod.metadata.uid.clone())
+                .collect();
+            uids.sort();
+            uids
+        };
+        assert_eq!(info.pods.len(), 4);
+        assert_eq!(uids(&info.pods_with_affinity), ["preferred", "required"]);
+        assert_eq!(uids(&info.pods_with_required_anti_affinity), ["required"]);
+        info.remove_pod("required");
+        info.remove_pod("plain");
+        assert_eq!(uids(&info.pods_with_affinity), ["preferred"]);
+        assert!(info.pods_with_required_anti_affinity.is_empty());
+    }
 
     /// Upstream `TestDefaultNormalizeScore`.
     #[test]

@@ -23,7 +23,8 @@ use kube::core::{Expression, Selector, SelectorExt};
 
 use crate::runtime::label_selector::{aggregate, validate_requirement};
 use crate::scheduler::framework::{
-    FilterPlugin, MAX_NODE_SCORE, NodeInfo, ScorePlugin, Snapshot, State, Status, state_of,
+    FilterPlugin, MAX_NODE_SCORE, NodeInfo, ScorePlugin, Snapshot, State, Status, has_pod_affinity,
+    state_of,
 };
 
 pub const NAME: &str = "InterPodAffinity";
@@ -130,8 +131,10 @@ struct WeightedAffinityTerm {
 }
 
 /// A pod's four kinds of pod (anti-)affinity terms, parsed (the terms of upstream `PodInfo`).
+/// The scheduler's cache parses an existing pod's once, as it arrives
+/// (`framework::AffinityPod`): a pod's affinity cannot change.
 #[derive(Clone, Debug, Default)]
-struct PodAffinityTerms {
+pub struct PodAffinityTerms {
     required_affinity: Vec<AffinityTerm>,
     required_anti_affinity: Vec<AffinityTerm>,
     preferred_affinity: Vec<WeightedAffinityTerm>,
@@ -197,7 +200,7 @@ impl PodAffinityTerms {
 
     /// An existing pod's terms: as the scheduler's cache keeps them, a kind that failed to
     /// parse counts as no terms.
-    fn of_existing(pod: &Pod) -> Self {
+    pub fn of_existing(pod: &Pod) -> Self {
         if !has_pod_affinity(pod) {
             return Self::default();
         }
@@ -255,12 +258,6 @@ fn kept<T>(kind: &str, parsed: Result<Vec<T>, String>, errors: &mut Vec<String>)
         errors.push(format!("{kind}: {e}"));
         Vec::new()
     })
-}
-
-/// Upstream `podWithAffinity`: only such pods carry pod (anti-)affinity terms.
-fn has_pod_affinity(pod: &Pod) -> bool {
-    let affinity = pod.spec.as_ref().and_then(|s| s.affinity.as_ref());
-    affinity.is_some_and(|a| a.pod_affinity.is_some() || a.pod_anti_affinity.is_some())
 }
 
 fn namespace_of(pod: &Pod) -> &str {
@@ -349,8 +346,8 @@ struct FilterState {
 /// Upstream `getExistingAntiAffinityCounts`.
 fn existing_anti_affinity_counts(pod: &Pod, snapshot: &Snapshot) -> TopologyCounts {
     let mut counts = TopologyCounts::new();
-    for (node, existing) in snapshot.pods() {
-        for term in PodAffinityTerms::of_existing(existing).required_anti_affinity {
+    for (node, existing) in snapshot.pods_with_required_anti_affinity() {
+        for term in &existing.terms.required_anti_affinity {
             if term.matches(pod, &NO_NAMESPACE_LABELS)
                 && let Some(pair) = term.topology_pair(&node.node)
             {
@@ -527,12 +524,12 @@ fn add_existing_pod_score(
     incoming_terms: &PodAffinityTerms,
     incoming: &Pod,
     existing: &Pod,
+    existing_terms: &PodAffinityTerms,
     node: &Node,
 ) {
     if node_labels(node).is_empty() {
         return;
     }
-    let existing_terms = PodAffinityTerms::of_existing(existing);
     // The incoming pod's terms have their namespace selectors resolved: no labels needed.
     let none = &NO_NAMESPACE_LABELS;
     add_weighted_terms_score(
@@ -586,10 +583,19 @@ impl ScorePlugin for InterPodAffinity {
         let has_preferred_terms =
             !terms.preferred_affinity.is_empty() || !terms.preferred_anti_affinity.is_empty();
         let mut topology_scores = TopologyScores::new();
-        for (node, existing) in snapshot.pods() {
+        let no_terms = PodAffinityTerms::default();
+        for node in &snapshot.nodes {
             // Without preferred terms of its own, only pods with affinity can score the pod.
-            if has_preferred_terms || has_pod_affinity(existing) {
-                add_existing_pod_score(&mut topology_scores, &terms, pod, existing, &node.node);
+            if has_preferred_terms {
+                for existing in node.pods.iter().filter(|p| !has_pod_affinity(p)) {
+                    let score = &mut topology_scores;
+                    add_existing_pod_score(score, &terms, pod, existing, &no_terms, &node.node);
+                }
+            }
+            for existing in &node.pods_with_affinity {
+                let score = &mut topology_scores;
+                let (existing, existing_terms) = (&existing.pod, &existing.terms);
+                add_existing_pod_score(score, &terms, pod, existing, existing_terms, &node.node);
             }
         }
         if topology_scores.is_empty() {
