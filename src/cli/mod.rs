@@ -1,6 +1,7 @@
 //! Subcommands of the `minik8s` binary.
 
 pub mod compare;
+pub mod completion;
 pub mod controller_manager;
 pub mod crd;
 mod describe;
@@ -37,6 +38,11 @@ pub enum Command {
     /// Update a field of a MiniDeployment's template.
     #[command(subcommand)]
     Set(SetCommand),
+    /// Print the shell completion script for bash, zsh or fish.
+    Completion(completion::CompletionArgs),
+    /// kubectl's plugin completion protocol (see `plugins/kubectl_complete-minik8s`).
+    #[command(name = "__complete", hide = true)]
+    Complete(completion::CompleteArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -81,6 +87,8 @@ impl Cli {
             Command::Rollout(command) => rollout::run(command).await,
             Command::Set(SetCommand::Image(args)) => rollout::set_image(args).await,
             Command::Compare(args) => compare::run(args).await,
+            Command::Completion(args) => completion::run(args),
+            Command::Complete(args) => completion::complete(args),
         }
     }
 }

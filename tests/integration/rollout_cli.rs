@@ -161,3 +161,46 @@ async fn rollout_commands_behave_like_kubectl_rollout() {
     let _ = std::fs::remove_dir_all(&plugins);
     ns.cleanup().await;
 }
+
+/// `kubectl minik8s <TAB>`: kubectl (1.26+) finds `kubectl_complete-minik8s` beside the
+/// plugin on PATH, runs it with the words typed, and shows what it answers.
+#[test]
+fn kubectl_completes_the_plugins_commands() {
+    let plugins = std::env::temp_dir().join(format!(
+        "minik8s-completion-{}",
+        crate::common::unique_name("plugin")
+    ));
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_minik8s"),
+        plugins.join("kubectl-minik8s"),
+    )
+    .unwrap();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/plugins/kubectl_complete-minik8s"
+    );
+    std::os::unix::fs::symlink(script, plugins.join("kubectl_complete-minik8s")).unwrap();
+    let path = format!("{}:{}", plugins.display(), std::env::var("PATH").unwrap());
+    let complete = |words: &[&str]| {
+        let output = Command::new("kubectl")
+            .args(["__complete", "minik8s"])
+            .args(words)
+            .env("PATH", &path)
+            .output()
+            .expect("kubectl is on PATH");
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let top = complete(&["ro"]);
+    assert!(top.starts_with("rollout\t"), "{top}");
+    let rollout = complete(&["rollout", ""]);
+    for sub in ["history", "pause", "restart", "resume", "status", "undo"] {
+        assert!(
+            rollout.lines().any(|l| l.starts_with(&format!("{sub}\t"))),
+            "{sub}: {rollout}"
+        );
+    }
+    assert!(rollout.trim_end().ends_with(":4"), "{rollout}");
+    let _ = std::fs::remove_dir_all(&plugins);
+}
