@@ -44,9 +44,13 @@ pub enum Rollout {
         /// Follow the rollout until it ends (false: report once).
         #[arg(short, long, default_value_t = true, action = clap::ArgAction::Set)]
         watch: bool,
-        /// Give up after this many seconds (0: never).
-        #[arg(long, default_value_t = 0)]
-        timeout: u64,
+        /// How long to wait before ending the watch, as kubectl takes it (`90s`, `2m`,
+        /// `1h30m`); 0 means never.
+        #[arg(long, default_value = "0s", value_parser = parse_go_duration)]
+        timeout: Duration,
+        /// Pin to a specific revision for showing its status (0: the last revision).
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        revision: i64,
     },
     /// List the revisions, or show one with --revision.
     History {
@@ -143,7 +147,8 @@ pub async fn run(command: Rollout) -> super::Result {
             target,
             watch,
             timeout,
-        } => status(target, watch, timeout).await,
+            revision,
+        } => status(target, watch, timeout, revision).await,
         Rollout::History { target, revision } => history(target, revision).await,
         Rollout::Undo {
             target,
@@ -393,8 +398,29 @@ async fn undo(target: Target, to_revision: i64) -> super::Result {
 
 /// What `kubectl rollout status` says of a deployment: (message, done), or the error when the
 /// progress deadline was exceeded.
-pub fn status_message(d: &MiniDeployment) -> Result<(String, bool), String> {
+pub fn status_message(d: &MiniDeployment, revision: i64) -> Result<(String, bool), String> {
     let name = d.name_any();
+    if revision > 0 {
+        let running = match d.annotations().get(util::REVISION) {
+            None => 0,
+            Some(value) => value.parse::<i64>().map_err(|e| {
+                let why = match e.kind() {
+                    std::num::IntErrorKind::PosOverflow | std::num::IntErrorKind::NegOverflow => {
+                        "value out of range"
+                    }
+                    _ => "invalid syntax",
+                };
+                format!(
+                    "cannot get the revision of deployment {name:?}: strconv.ParseInt: parsing {value:?}: {why}"
+                )
+            })?,
+        };
+        if revision != running {
+            return Err(format!(
+                "desired revision ({revision}) is different from the running revision ({running})"
+            ));
+        }
+    }
     let status = d.status.clone().map(|s| s.status).unwrap_or_default();
     if d.metadata.generation.unwrap_or(0) > status.observed_generation.unwrap_or(0) {
         return Ok((
@@ -435,32 +461,82 @@ pub fn status_message(d: &MiniDeployment) -> Result<(String, bool), String> {
     Ok((message, false))
 }
 
-async fn status(target: Target, watch: bool, timeout: u64) -> super::Result {
-    let (api, name, _) = target.api().await?;
-    let deadline = (timeout > 0).then(|| std::time::Instant::now() + Duration::from_secs(timeout));
-    // A missing object is the API server's NotFound, reported as kubectl reports it.
-    let uid = api.get(&name).await?.uid();
-    let mut last = String::new();
-    loop {
-        // kubectl stops when the object it watches is deleted, rather than follow a new one
-        // of the same name.
-        let d = match api.get_opt(&name).await? {
-            Some(d) if d.uid() == uid => d,
-            _ => return Err("object has been deleted".into()),
-        };
-        let (message, done) = status_message(&d)?;
-        if message != last {
-            println!("{message}");
-            last = message;
-        }
-        if done || !watch {
-            return Ok(());
-        }
-        if deadline.is_some_and(|t| std::time::Instant::now() > t) {
-            return Err("timed out waiting for the condition".into());
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+/// kubectl's `rollout status`: a watch of the one object (a field selector on its name),
+/// the status printed at every version of it, until the rollout is done, the object is
+/// deleted, or the timeout passes.
+async fn status(target: Target, watch: bool, timeout: Duration, revision: i64) -> super::Result {
+    use futures::StreamExt;
+    use kube::runtime::{WatchStreamExt, watcher};
+    if revision < 0 {
+        return Err(format!("revision must be a positive integer: {revision}").into());
     }
+    let (api, name, _) = target.api().await?;
+    // A missing object is the API server's NotFound, reported as kubectl reports it.
+    api.get(&name).await?;
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let follow = async {
+        let mut events = watcher(api, config).default_backoff().boxed();
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(watcher::Event::Apply(d) | watcher::Event::InitApply(d)) => {
+                    let (message, done) = status_message(&d, revision)?;
+                    println!("{message}");
+                    if done || !watch {
+                        return Ok(());
+                    }
+                }
+                // kubectl stops rather than follow a new object of the same name.
+                Ok(watcher::Event::Delete(_)) => return Err("object has been deleted".into()),
+                Ok(watcher::Event::Init | watcher::Event::InitDone) => {}
+                // The watcher starts again after its backoff, as client-go's reflector.
+                Err(error) => tracing::debug!(%error, "watch failed; watching again"),
+            }
+        }
+        Ok(())
+    };
+    if timeout.is_zero() {
+        return follow.await;
+    }
+    tokio::time::timeout(timeout, follow)
+        .await
+        .unwrap_or_else(|_| Err("timed out waiting for the condition".into()))
+}
+
+/// A duration as Go's `time.ParseDuration` reads kubectl's flags: `0`, or numbers each with
+/// a unit (`ns`, `us`, `ms`, `s`, `m`, `h`), fractions allowed (`1.5h`, `1m30s`).
+pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
+    let invalid = || format!("time: invalid duration {text:?}");
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut rest = text.strip_prefix('+').unwrap_or(text);
+    if rest.is_empty() || rest.starts_with('-') {
+        return Err(invalid());
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..number_len].parse().map_err(|_| invalid())?;
+        rest = &rest[number_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let seconds = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" | "μs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "" => return Err(format!("time: missing unit in duration {text:?}")),
+            unit => return Err(format!("time: unknown unit {unit:?} in duration {text:?}")),
+        };
+        total += number * seconds;
+        rest = &rest[unit_len..];
+    }
+    Ok(Duration::from_secs_f64(total))
 }
 
 async fn history(target: Target, revision: Option<i64>) -> super::Result {
@@ -624,8 +700,61 @@ mod tests {
     }
 
     #[test]
+    fn durations_read_as_go_reads_kubectls_flags() {
+        let ok = |text: &str, millis: u64| {
+            assert_eq!(
+                parse_go_duration(text),
+                Ok(Duration::from_millis(millis)),
+                "{text}"
+            );
+        };
+        ok("0", 0);
+        ok("0s", 0);
+        ok("90s", 90_000);
+        ok("2m", 120_000);
+        ok("1m30s", 90_000);
+        ok("1.5h", 5_400_000);
+        ok("300ms", 300);
+        ok("+5s", 5_000);
+        assert_eq!(
+            parse_go_duration("60"),
+            Err("time: missing unit in duration \"60\"".into())
+        );
+        assert_eq!(
+            parse_go_duration("5x"),
+            Err("time: unknown unit \"x\" in duration \"5x\"".into())
+        );
+        for bad in ["", "-1s", "s", "1..5s"] {
+            assert_eq!(
+                parse_go_duration(bad),
+                Err(format!("time: invalid duration {bad:?}"))
+            );
+        }
+    }
+
+    #[test]
+    fn a_pinned_revision_must_be_the_running_one() {
+        let mut d = deployment(
+            1,
+            json!({"observedGeneration": 1, "replicas": 3, "updatedReplicas": 3, "availableReplicas": 3}),
+        );
+        assert_eq!(
+            status_message(&d, 2),
+            Err("desired revision (2) is different from the running revision (0)".into())
+        );
+        d.metadata.annotations = Some([(util::REVISION.to_owned(), "2".to_owned())].into());
+        assert!(status_message(&d, 2).unwrap().1);
+        assert!(status_message(&d, 0).unwrap().1);
+        d.metadata.annotations = Some([(util::REVISION.to_owned(), "x".to_owned())].into());
+        assert_eq!(
+            status_message(&d, 1),
+            Err("cannot get the revision of deployment \"web\": strconv.ParseInt: parsing \"x\": invalid syntax".into())
+        );
+    }
+
+    #[test]
     fn status_messages_follow_kubectl() {
-        let msg = |generation, status| status_message(&deployment(generation, status));
+        let msg = |generation, status| status_message(&deployment(generation, status), 0);
         assert_eq!(
             msg(2, json!({"observedGeneration": 1})).unwrap().0,
             "Waiting for deployment spec update to be observed..."

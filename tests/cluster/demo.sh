@@ -63,7 +63,7 @@ kubectl create namespace "$namespace" --dry-run=client -o yaml | kubectl apply -
 kubectl apply -n "$namespace" -f "$root/samples/deployment.yaml" -f "$root/samples/minideployment.yaml" \
   -f "$root/samples/service.yaml" -f "$root/samples/miniservice.yaml"
 kubectl rollout status -n "$namespace" deploy/web-builtin --timeout=120s
-"$minik8s" rollout status -n "$namespace" mdeploy/web --timeout 120
+"$minik8s" rollout status -n "$namespace" mdeploy/web --timeout 120s
 
 say "minik8s compare: the built-in Deployment and its MiniDeployment twin, same steps, same moment"
 # Both twins of samples/deployment.yaml in a namespace of their own, driven through create,

@@ -48,11 +48,26 @@ async fn rollout_commands_behave_like_kubectl_rollout() {
     ns.create::<MiniDeployment>(manifest).await.unwrap();
     let status = ok(minik8s(
         &ns,
-        &["rollout", "status", "mdeploy/web", "--timeout", "60"],
+        &["rollout", "status", "mdeploy/web", "--timeout", "60s"],
     ));
     assert!(
         status.ends_with("deployment \"web\" successfully rolled out\n"),
         "{status}"
+    );
+    // --revision pins the revision whose status is shown, as kubectl's.
+    let pinned = ok(minik8s(
+        &ns,
+        &["rollout", "status", "mdeploy/web", "--revision", "1"],
+    ));
+    assert!(pinned.ends_with("successfully rolled out\n"), "{pinned}");
+    let other = minik8s(
+        &ns,
+        &["rollout", "status", "mdeploy/web", "--revision", "5"],
+    );
+    assert_eq!(other.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&other.stderr),
+        "error: desired revision (5) is different from the running revision (1)\n"
     );
 
     assert_eq!(
@@ -61,7 +76,7 @@ async fn rollout_commands_behave_like_kubectl_rollout() {
     );
     ok(minik8s(
         &ns,
-        &["rollout", "status", "mdeploy", "web", "--timeout", "60"],
+        &["rollout", "status", "mdeploy", "web", "--timeout", "60s"],
     ));
     let history = ok(minik8s(&ns, &["rollout", "history", "mdeploy/web"]));
     assert_eq!(
@@ -83,7 +98,7 @@ async fn rollout_commands_behave_like_kubectl_rollout() {
     assert_eq!(image(&api.get("web").await.unwrap()), "app:v1");
     ok(minik8s(
         &ns,
-        &["rollout", "status", "mdeploy/web", "--timeout", "60"],
+        &["rollout", "status", "mdeploy/web", "--timeout", "60s"],
     ));
 
     assert_eq!(
@@ -110,7 +125,7 @@ async fn rollout_commands_behave_like_kubectl_rollout() {
     );
     ok(minik8s(
         &ns,
-        &["rollout", "status", "mdeploy/web", "--timeout", "60"],
+        &["rollout", "status", "mdeploy/web", "--timeout", "60s"],
     ));
 
     // A rollout whose pods never become Ready: status fails once the deadline passes.
@@ -124,7 +139,7 @@ async fn rollout_commands_behave_like_kubectl_rollout() {
     .unwrap();
     let stalled = minik8s(
         &ns,
-        &["rollout", "status", "mdeploy/web", "--timeout", "60"],
+        &["rollout", "status", "mdeploy/web", "--timeout", "60s"],
     );
     assert!(!stalled.status.success());
     assert!(String::from_utf8_lossy(&stalled.stderr).contains("exceeded its progress deadline"));
@@ -151,6 +166,29 @@ async fn rollout_commands_behave_like_kubectl_rollout() {
     );
     // Messages that name a command name it as the user typed it.
     ok(plugin(&["rollout", "pause", "mdeploy/web"]));
+    // A MiniDeployment created paused never rolls out: the watch ends at its --timeout, a
+    // duration as kubectl takes it.
+    let paused = json!({
+        "apiVersion": "minik8s.dev/v1alpha1", "kind": "MiniDeployment",
+        "metadata": {"name": "paused"},
+        "spec": {
+            "replicas": 1, "paused": true,
+            "selector": {"matchLabels": {"app": "paused"}},
+            "template": {"metadata": {"labels": {"app": "paused"}}, "spec": {"containers": [{"name": "app", "image": "app:v1"}]}}
+        }
+    });
+    ns.create::<MiniDeployment>(paused).await.unwrap();
+    let waited = std::time::Instant::now();
+    let timed_out = minik8s(
+        &ns,
+        &["rollout", "status", "mdeploy/paused", "--timeout", "2s"],
+    );
+    assert_eq!(timed_out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&timed_out.stderr),
+        "error: timed out waiting for the condition\n"
+    );
+    assert!(waited.elapsed() >= std::time::Duration::from_secs(2));
     let refused = plugin(&["rollout", "undo", "mdeploy/web"]);
     assert_eq!(refused.status.code(), Some(1));
     assert_eq!(
