@@ -70,9 +70,7 @@ enum Output {
 }
 
 pub async fn run(args: CompareArgs) -> super::Result {
-    let client = Client::try_default()
-        .await
-        .map_err(|e| format!("cannot reach the API server ({e}); set KUBECONFIG"))?;
+    let client = crate::runtime::kubeconfig::client().await?;
     let recording = match (&args.filename, args.objects.as_slice()) {
         (Some(file), []) => from_manifest(&args, client, file).await?,
         (None, [a, b]) => existing(&args, client, a, b).await?,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clap::{Args, ValueEnum};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::ListParams;
-use kube::{Api, Client, ResourceExt};
+use kube::{Api, ResourceExt};
 
 use crate::scheduler::schedule::{self, Decision, Rng};
 use crate::scheduler::{SCHEDULER_NAME, framework::Snapshot, preemption, profile};
@@ -36,7 +36,7 @@ pub struct ExplainArgs {
 }
 
 pub async fn run(args: ExplainArgs) -> super::Result {
-    let client = Client::try_default().await?;
+    let client = crate::runtime::kubeconfig::client().await?;
     let namespace = args
         .namespace
         .clone()

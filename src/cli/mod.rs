@@ -15,6 +15,13 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "minik8s", version, about)]
 pub struct Cli {
+    /// Path to the kubeconfig file to use (default: $KUBECONFIG, else ~/.kube/config; in a
+    /// pod, its service account).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// The kubeconfig context to use (default: its current context).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -79,6 +86,10 @@ pub fn error_message(err: &Error) -> String {
 
 impl Cli {
     pub async fn run(self) -> Result {
+        crate::runtime::kubeconfig::select(crate::runtime::kubeconfig::Selection {
+            kubeconfig: self.kubeconfig,
+            context: self.context,
+        });
         match self.command {
             Command::Crd(args) => crd::run(args),
             Command::ControllerManager(args) => controller_manager::run(args).await,

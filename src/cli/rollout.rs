@@ -121,9 +121,7 @@ impl Target {
     }
 
     async fn api(&self) -> Result<(Api<MiniDeployment>, String, Client), super::Error> {
-        let client = Client::try_default()
-            .await
-            .map_err(|e| format!("cannot reach the API server ({e}); set KUBECONFIG"))?;
+        let client = crate::runtime::kubeconfig::client().await?;
         let namespace = self
             .namespace
             .clone()

@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
 
+use kube::Client;
 use kube::client::ClientBuilder;
-use kube::{Client, Config};
 use tokio::time::Sleep;
 use tower::{Layer, Service};
 
@@ -92,7 +92,7 @@ impl Clients {
 
     /// [`Clients::build`], and the [`RateGate`] of the client's limit when it has one.
     pub async fn build_gated(&self) -> Result<(Client, Option<RateGate>), kube::Error> {
-        let mut config = Config::infer().await.map_err(kube::Error::InferConfig)?;
+        let mut config = super::kubeconfig::config().await?;
         let agent = USER_AGENT.get_or_init(|| user_agent("minik8s", "-"));
         if let Ok(value) = http::HeaderValue::from_str(agent) {
             config.headers.push((http::header::USER_AGENT, value));

@@ -7,6 +7,7 @@ pub mod events;
 pub mod fence;
 pub mod health;
 pub mod informer;
+pub mod kubeconfig;
 pub mod label_selector;
 pub mod leader;
 pub mod metrics;

@@ -197,6 +197,34 @@ async fn rollout_commands_behave_like_kubectl_rollout() {
          'kubectl minik8s rollout resume' and try again\n"
     );
     let _ = std::fs::remove_dir_all(&plugins);
+
+    // kubectl's --kubeconfig and --context, before or after the subcommand.
+    let kubeconfig = std::env::var("KUBECONFIG").expect("KUBECONFIG is set");
+    let context = crate::common::kubectl(&["config", "current-context"]);
+    let elsewhere = |flags: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_minik8s"))
+            .args(["rollout", "history", "mdeploy/web", "--namespace", &ns.name])
+            .args(flags)
+            .env("KUBECONFIG", "/nonexistent/kubeconfig")
+            .output()
+            .unwrap()
+    };
+    let chosen = ok(elsewhere(&[
+        "--kubeconfig",
+        &kubeconfig,
+        "--context",
+        context.trim(),
+    ]));
+    assert!(
+        chosen.starts_with("minideployment.minik8s.dev/web"),
+        "{chosen}"
+    );
+    let missing = elsewhere(&["--kubeconfig", &kubeconfig, "--context", "no-such-context"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("no-such-context"),
+        "{missing:?}"
+    );
     ns.cleanup().await;
 }
 
