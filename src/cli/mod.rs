@@ -8,6 +8,7 @@ mod describe;
 pub mod explain;
 pub mod rollout;
 pub mod scheduler;
+pub mod version;
 
 use clap::{Parser, Subcommand};
 
@@ -45,6 +46,8 @@ pub enum Command {
     /// Update a field of a MiniDeployment's template.
     #[command(subcommand)]
     Set(SetCommand),
+    /// Print the client, API server and in-cluster minik8s versions.
+    Version(version::VersionArgs),
     /// Print the shell completion script for bash, zsh or fish.
     Completion(completion::CompletionArgs),
     /// kubectl's plugin completion protocol (see `plugins/kubectl_complete-minik8s`).
@@ -98,6 +101,7 @@ impl Cli {
             Command::Rollout(command) => rollout::run(command).await,
             Command::Set(SetCommand::Image(args)) => rollout::set_image(args).await,
             Command::Compare(args) => compare::run(args).await,
+            Command::Version(args) => version::run(args).await,
             Command::Completion(args) => completion::run(args),
             Command::Complete(args) => completion::complete(args),
         }

@@ -270,3 +270,58 @@ fn kubectl_completes_the_plugins_commands() {
     assert!(rollout.trim_end().ends_with(":4"), "{rollout}");
     let _ = std::fs::remove_dir_all(&plugins);
 }
+
+/// `minik8s version`: kubectl's two lines, then each minik8s Deployment found in the cluster
+/// with the version of the image it runs; `--client` needs no cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn version_names_the_client_the_server_and_the_controllers_running() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let ns = TestNamespace::new("version").await;
+    let installed = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "minik8s", "labels": {"app.kubernetes.io/name": "minik8s"}},
+        "spec": {
+            "replicas": 0, "selector": {"matchLabels": {"app": "minik8s-version-test"}},
+            "template": {"metadata": {"labels": {"app": "minik8s-version-test"}},
+                         "spec": {"containers": [{"name": "minik8s", "image": "localhost/minik8s:0.1.0"}]}}
+        }
+    });
+    ns.create::<Deployment>(installed).await.unwrap();
+    let server = ns.client.apiserver_version().await.unwrap().git_version;
+    let version = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_minik8s"))
+            .arg("version")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let text = ok(version(&[]));
+    let client = format!("Client Version: v{}\n", env!("CARGO_PKG_VERSION"));
+    assert!(
+        text.starts_with(&format!("{client}Server Version: {server}\n")),
+        "{text}"
+    );
+    let ours = format!(
+        "minik8s Version: v0.1.0 (deployment {}/minik8s, image localhost/minik8s:0.1.0)\n",
+        ns.name
+    );
+    assert!(text.contains(&ours), "{text}");
+    let json: serde_json::Value = serde_json::from_str(&ok(version(&["-o", "json"]))).unwrap();
+    assert_eq!(json["serverVersion"], server.as_str());
+    let deployment = format!("{}/minik8s", ns.name);
+    assert!(
+        json["components"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["deployment"] == deployment.as_str() && c["version"] == "v0.1.0"),
+        "{json}"
+    );
+    let offline = Command::new(env!("CARGO_BIN_EXE_minik8s"))
+        .args(["version", "--client"])
+        .env("KUBECONFIG", "/nonexistent/kubeconfig")
+        .output()
+        .unwrap();
+    assert_eq!(ok(offline), client);
+    ns.cleanup().await;
+}
