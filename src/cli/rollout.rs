@@ -65,6 +65,10 @@ pub enum Rollout {
         target: Target,
         #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
         to_revision: i64,
+        /// `client`: print the revision's template; `server`: have the API server check the
+        /// rollback without keeping it.
+        #[arg(long, value_enum, default_value = "none", num_args = 0..=1, require_equals = true, default_missing_value = "client")]
+        dry_run: DryRun,
     },
     /// Stop rolling out template changes (scaling goes on).
     Pause {
@@ -83,6 +87,34 @@ pub enum Rollout {
     },
 }
 
+/// kubectl's `--dry-run`: `none`, `client` (nothing sent; a bare `--dry-run` means this), or
+/// `server` (sent, checked and answered by the API server, not persisted).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum DryRun {
+    #[default]
+    None,
+    Client,
+    Server,
+}
+
+impl DryRun {
+    /// What kubectl adds to its message.
+    fn suffix(self) -> &'static str {
+        match self {
+            DryRun::None => "",
+            DryRun::Client => " (dry run)",
+            DryRun::Server => " (server dry run)",
+        }
+    }
+
+    fn patch_params(self) -> PatchParams {
+        PatchParams {
+            dry_run: self == DryRun::Server,
+            ..PatchParams::default()
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 pub struct SetImage {
     /// The MiniDeployment: `mdeploy/NAME`.
@@ -94,6 +126,8 @@ pub struct SetImage {
     /// CONTAINER=IMAGE pairs (`*=IMAGE` for every container).
     #[arg(value_name = "CONTAINER=IMAGE", required = true)]
     images: Vec<String>,
+    #[arg(long, value_enum, default_value = "none", num_args = 0..=1, require_equals = true, default_missing_value = "client")]
+    dry_run: DryRun,
 }
 
 impl Target {
@@ -151,7 +185,8 @@ pub async fn run(command: Rollout) -> super::Result {
         Rollout::Undo {
             target,
             to_revision,
-        } => undo(target, to_revision).await,
+            dry_run,
+        } => undo(target, to_revision, dry_run).await,
         Rollout::Pause { target } => set_paused(target, true).await,
         Rollout::Resume { target } => set_paused(target, false).await,
         Rollout::Restart { target } => restart(target).await,
@@ -260,25 +295,21 @@ pub enum Undo {
     Patch(Value),
 }
 
-/// kubectl's `DeploymentRollbacker`, checks in its order: a negative or unknown revision, no
-/// previous revision, a paused deployment, a template that already matches. Otherwise the
-/// revision's template (without the pod-template-hash label) goes back into the deployment,
-/// which takes the set's annotations too, keeping its own bookkeeping ones. The patch names
-/// the resourceVersion read, so that what was checked is what gets changed.
-pub fn plan_undo(
+/// The set whose revision `rollout undo --to-revision` means (kubectl's `deploymentRevision`):
+/// that revision, or with 0 the one before the newest.
+fn undo_target<'a>(
     d: &MiniDeployment,
-    sets: &[MiniReplicaSet],
+    sets: &'a [MiniReplicaSet],
     to_revision: i64,
-    resume_command: &str,
-) -> Result<Undo, String> {
+) -> Result<&'a MiniReplicaSet, String> {
     let not_found = || format!("unable to find specified revision {to_revision} in history");
     if to_revision < 0 {
         return Err(not_found());
     }
-    let target = if to_revision > 0 {
+    if to_revision > 0 {
         sets.iter()
             .find(|rs| revision_of(rs) == Some(to_revision))
-            .ok_or_else(not_found)?
+            .ok_or_else(not_found)
     } else {
         // The second-newest revision (kubectl's deploymentRevision).
         let mut latest: Option<(i64, &MiniReplicaSet)> = None;
@@ -294,8 +325,22 @@ pub fn plan_undo(
         }
         previous
             .map(|(_, rs)| rs)
-            .ok_or_else(|| format!("no rollout history found for deployment {:?}", d.name_any()))?
-    };
+            .ok_or_else(|| format!("no rollout history found for deployment {:?}", d.name_any()))
+    }
+}
+
+/// kubectl's `DeploymentRollbacker`, checks in its order: a negative or unknown revision, no
+/// previous revision, a paused deployment, a template that already matches. Otherwise the
+/// revision's template (without the pod-template-hash label) goes back into the deployment,
+/// which takes the set's annotations too, keeping its own bookkeeping ones. The patch names
+/// the resourceVersion read, so that what was checked is what gets changed.
+pub fn plan_undo(
+    d: &MiniDeployment,
+    sets: &[MiniReplicaSet],
+    to_revision: i64,
+    resume_command: &str,
+) -> Result<Undo, String> {
+    let target = undo_target(d, sets, to_revision)?;
     if d.spec.paused {
         return Err(format!(
             "you cannot rollback a paused deployment; resume it first with '{resume_command}' and try again"
@@ -370,14 +415,21 @@ fn resume_command() -> String {
     format!("{prefix} rollout resume")
 }
 
-async fn undo(target: Target, to_revision: i64) -> super::Result {
+async fn undo(target: Target, to_revision: i64, dry_run: DryRun) -> super::Result {
     let (api, name, client) = target.api().await?;
     let d = api.get(&name).await?;
     let sets = owned_sets(client, &d).await?;
-    let result = match plan_undo(&d, &sets, to_revision, &resume_command())? {
+    // kubectl's client dry run shows the revision's template, before any other check.
+    let plan = match dry_run {
+        DryRun::Client => Undo::Skip(super::describe::pod_template(
+            undo_target(&d, &sets, to_revision)?.spec.template.raw(),
+        )),
+        _ => plan_undo(&d, &sets, to_revision, &resume_command())?,
+    };
+    let result = match plan {
         Undo::Skip(message) => message,
         Undo::Patch(patch) => {
-            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            api.patch(&name, &dry_run.patch_params(), &Patch::Merge(&patch))
                 .await
                 .map_err(|e| {
                     // kubectl shows the API server's message, not the whole status.
@@ -390,7 +442,7 @@ async fn undo(target: Target, to_revision: i64) -> super::Result {
             "rolled back".to_owned()
         }
     };
-    println!("{KIND}/{name} {result}");
+    println!("{KIND}/{name} {result}{}", dry_run.suffix());
     Ok(())
 }
 
@@ -640,10 +692,12 @@ pub async fn set_image(args: SetImage) -> super::Result {
     let patch = json!({"metadata": {"resourceVersion": d.resource_version()}, "spec": {"template": {"spec": {
         "containers": template["spec"]["containers"], "initContainers": template["spec"].get("initContainers")
     }}}});
-    api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
+    if args.dry_run != DryRun::Client {
+        api.patch(&name, &args.dry_run.patch_params(), &Patch::Merge(&patch))
+            .await?;
+    }
     if changed {
-        println!("minideployment.minik8s.dev/{name} image updated");
+        println!("{KIND}/{name} image updated{}", args.dry_run.suffix());
     }
     Ok(())
 }

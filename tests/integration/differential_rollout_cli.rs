@@ -320,6 +320,32 @@ async fn rollout_history_and_undo_match_kubectl() {
         "web",
         &["--to-revision=9"],
     );
+    // Dry runs change nothing: what follows still sees revision 2.
+    compare(
+        d,
+        &ns,
+        "undo --dry-run=client",
+        "undo",
+        "web",
+        &["--dry-run=client"],
+    );
+    compare(
+        d,
+        &ns,
+        "undo --dry-run=server",
+        "undo",
+        "web",
+        &["--dry-run=server"],
+    );
+    compare(
+        d,
+        &ns,
+        "undo to the current revision, server dry run",
+        "undo",
+        "web",
+        &["--to-revision=2", "--dry-run=server"],
+    );
+    compare(d, &ns, "history after the dry runs", "history", "web", &[]);
 
     compare(d, &ns, "pause", "pause", "web", &[]);
     compare(d, &ns, "pause twice", "pause", "web", &[]);

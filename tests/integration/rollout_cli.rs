@@ -70,6 +70,24 @@ async fn rollout_commands_behave_like_kubectl_rollout() {
         "error: desired revision (5) is different from the running revision (1)\n"
     );
 
+    // Dry runs, as kubectl's: nothing sent (client) or nothing kept (server).
+    for (flag, suffix) in [
+        ("--dry-run", "dry run"),
+        ("--dry-run=server", "server dry run"),
+    ] {
+        assert_eq!(
+            ok(minik8s(
+                &ns,
+                &["set", "image", "mdeploy/web", "app=app:v2", flag]
+            )),
+            format!("minideployment.minik8s.dev/web image updated ({suffix})\n")
+        );
+    }
+    let unchanged = ns.api::<MiniDeployment>().get("web").await.unwrap();
+    assert_eq!(
+        unchanged.spec.template.raw()["spec"]["containers"][0]["image"],
+        "app:v1"
+    );
     assert_eq!(
         ok(minik8s(&ns, &["set", "image", "mdeploy/web", "app=app:v2"])),
         "minideployment.minik8s.dev/web image updated\n"
