@@ -84,6 +84,9 @@ pub enum Rollout {
     Restart {
         #[command(flatten)]
         target: Target,
+        /// Restart every MiniDeployment these labels select (`mdeploy -l app=web`).
+        #[arg(short = 'l', long)]
+        selector: Option<String>,
     },
 }
 
@@ -128,9 +131,71 @@ pub struct SetImage {
     images: Vec<String>,
     #[arg(long, value_enum, default_value = "none", num_args = 0..=1, require_equals = true, default_missing_value = "client")]
     dry_run: DryRun,
+    /// Update every MiniDeployment these labels select (`mdeploy -l app=web CONTAINER=IMAGE`).
+    #[arg(short = 'l', long)]
+    selector: Option<String>,
+}
+
+fn is_minideployment(kind: &str) -> bool {
+    matches!(
+        kind,
+        "mdeploy"
+            | "minideployment"
+            | "minideployments"
+            | "minideployment.minik8s.dev"
+            | "minideployments.minik8s.dev"
+    )
+}
+
+/// kubectl's `utilerrors.NewAggregate` as `CheckErr` prints it: one error as it is, several
+/// in brackets.
+fn aggregate(errors: Vec<String>) -> super::Result {
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.into_iter().next().unwrap_or_default().into()),
+        _ => Err(format!("[{}]", errors.join(", ")).into()),
+    }
 }
 
 impl Target {
+    /// The MiniDeployments meant: the one named, or with `selector` every one it selects (the
+    /// resource then names the kind only); with the API and the namespace.
+    async fn selected(
+        &self,
+        selector: Option<&str>,
+    ) -> Result<(Api<MiniDeployment>, Vec<String>, String), super::Error> {
+        let Some(selector) = selector else {
+            let (api, name, client) = self.api().await?;
+            let namespace = self.namespace_or(&client);
+            return Ok((api, vec![name], namespace));
+        };
+        if self.name.is_some() || !is_minideployment(&self.resource) {
+            return Err(format!(
+                "with -l, name the kind only (mdeploy -l {selector}), got {:?}",
+                self.resource
+            )
+            .into());
+        }
+        let client = crate::runtime::kubeconfig::client().await?;
+        let namespace = self.namespace_or(&client);
+        let api: Api<MiniDeployment> = Api::namespaced(client, &namespace);
+        let mut names: Vec<String> = api
+            .list(&ListParams::default().labels(selector))
+            .await?
+            .items
+            .iter()
+            .map(|d| d.name_any())
+            .collect();
+        names.sort();
+        Ok((api, names, namespace))
+    }
+
+    fn namespace_or(&self, client: &Client) -> String {
+        self.namespace
+            .clone()
+            .unwrap_or_else(|| client.default_namespace().to_owned())
+    }
+
     fn name(&self) -> Result<String, String> {
         let (kind, name) = match (self.resource.split_once('/'), &self.name) {
             (Some((kind, name)), None) => (kind.to_owned(), name.to_owned()),
@@ -142,24 +207,18 @@ impl Target {
                 ));
             }
         };
-        match kind.as_str() {
-            "mdeploy"
-            | "minideployment"
-            | "minideployments"
-            | "minideployment.minik8s.dev"
-            | "minideployments.minik8s.dev" => Ok(name),
-            other => Err(format!(
-                "{other:?} is not a MiniDeployment; use mdeploy/NAME"
-            )),
+        if is_minideployment(&kind) {
+            Ok(name)
+        } else {
+            Err(format!(
+                "{kind:?} is not a MiniDeployment; use mdeploy/NAME"
+            ))
         }
     }
 
     async fn api(&self) -> Result<(Api<MiniDeployment>, String, Client), super::Error> {
         let client = crate::runtime::kubeconfig::client().await?;
-        let namespace = self
-            .namespace
-            .clone()
-            .unwrap_or_else(|| client.default_namespace().to_owned());
+        let namespace = self.namespace_or(&client);
         Ok((
             Api::namespaced(client.clone(), &namespace),
             self.name()?,
@@ -189,7 +248,7 @@ pub async fn run(command: Rollout) -> super::Result {
         } => undo(target, to_revision, dry_run).await,
         Rollout::Pause { target } => set_paused(target, true).await,
         Rollout::Resume { target } => set_paused(target, false).await,
-        Rollout::Restart { target } => restart(target).await,
+        Rollout::Restart { target, selector } => restart(target, selector).await,
     }
 }
 
@@ -251,13 +310,32 @@ pub fn restart_patch(d: &MiniDeployment, now: Timestamp) -> Result<Value, String
     Ok(json!({"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}))
 }
 
-async fn restart(target: Target) -> super::Result {
-    let (api, name, _) = target.api().await?;
-    let patch = restart_patch(&api.get(&name).await?, Timestamp::now())?;
-    api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
-    println!("{KIND}/{name} restarted");
-    Ok(())
+/// kubectl's `RunRestart`: each object restarted in turn, the refusals gathered and reported
+/// at the end.
+async fn restart(target: Target, selector: Option<String>) -> super::Result {
+    let (api, names, namespace) = target.selected(selector.as_deref()).await?;
+    if names.is_empty() {
+        eprintln!("No resources found in {namespace} namespace.");
+        return Ok(());
+    }
+    let mut errors = Vec::new();
+    for name in names {
+        let patch = match restart_patch(&api.get(&name).await?, Timestamp::now()) {
+            Ok(patch) => patch,
+            Err(refusal) => {
+                errors.push(refusal);
+                continue;
+            }
+        };
+        match api
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => println!("{KIND}/{name} restarted"),
+            Err(e) => errors.push(format!("failed to patch: {e}")),
+        }
+    }
+    aggregate(errors)
 }
 
 /// The sets `d` controls (kubectl's `deploymentutil.GetAllReplicaSets`).
@@ -672,12 +750,23 @@ fn history_table(templates: &BTreeMap<i64, serde_json::Map<String, Value>>) -> S
 
 pub async fn set_image(args: SetImage) -> super::Result {
     let target = Target {
-        resource: args.resource,
+        resource: args.resource.clone(),
         name: None,
-        namespace: args.namespace,
+        namespace: args.namespace.clone(),
     };
-    let (api, name, _) = target.api().await?;
-    let d = api.get(&name).await?;
+    let (api, names, namespace) = target.selected(args.selector.as_deref()).await?;
+    if names.is_empty() {
+        eprintln!("No resources found in {namespace} namespace.");
+        return Ok(());
+    }
+    for name in names {
+        set_image_of(&api, &name, &args).await?;
+    }
+    Ok(())
+}
+
+async fn set_image_of(api: &Api<MiniDeployment>, name: &str, args: &SetImage) -> super::Result {
+    let d = api.get(name).await?;
     let mut template = d.spec.template.raw().clone();
     let pairs: Vec<(String, String)> = args
         .images
@@ -693,7 +782,7 @@ pub async fn set_image(args: SetImage) -> super::Result {
         "containers": template["spec"]["containers"], "initContainers": template["spec"].get("initContainers")
     }}}});
     if args.dry_run != DryRun::Client {
-        api.patch(&name, &args.dry_run.patch_params(), &Patch::Merge(&patch))
+        api.patch(name, &args.dry_run.patch_params(), &Patch::Merge(&patch))
             .await?;
     }
     if changed {

@@ -343,3 +343,77 @@ async fn version_names_the_client_the_server_and_the_controllers_running() {
     assert_eq!(ok(offline), client);
     ns.cleanup().await;
 }
+
+/// `-l` on `rollout restart` and `set image`, as kubectl's: every MiniDeployment selected, a
+/// line each; a refusal gathered and reported at the end while the others go on; nothing
+/// selected is no error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_and_set_image_take_a_label_selector() {
+    let ns = TestNamespace::new("rollout-selector").await;
+    for (name, paused) in [("a", false), ("b", false), ("c", true)] {
+        let d = json!({
+            "apiVersion": "minik8s.dev/v1alpha1", "kind": "MiniDeployment",
+            "metadata": {"name": name, "labels": {"tier": if paused { "back" } else { "front" }}},
+            "spec": {
+                "replicas": 0, "paused": paused,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "app", "image": "app:v1"}]}}
+            }
+        });
+        ns.create::<MiniDeployment>(d).await.unwrap();
+    }
+    assert_eq!(
+        ok(minik8s(
+            &ns,
+            &["set", "image", "mdeploy", "-l", "tier=front", "app=app:v2"]
+        )),
+        "minideployment.minik8s.dev/a image updated\nminideployment.minik8s.dev/b image updated\n"
+    );
+    let images = ns.kubectl(&[
+        "get",
+        "mdeploy",
+        "-o",
+        "jsonpath={.items[*].spec.template.spec.containers[0].image}",
+    ]);
+    assert_eq!(images, "app:v2 app:v2 app:v1");
+    assert_eq!(
+        ok(minik8s(
+            &ns,
+            &["rollout", "restart", "mdeploy", "-l", "tier=front"]
+        )),
+        "minideployment.minik8s.dev/a restarted\nminideployment.minik8s.dev/b restarted\n"
+    );
+    // A second restart within the same second would be refused (nothing to change).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let paused = minik8s(
+        &ns,
+        &[
+            "rollout",
+            "restart",
+            "mdeploy",
+            "-l",
+            "tier in (front,back)",
+        ],
+    );
+    assert_eq!(paused.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&paused.stdout),
+        "minideployment.minik8s.dev/a restarted\nminideployment.minik8s.dev/b restarted\n"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&paused.stderr),
+        "error: minideployments.minik8s.dev \"c\" can't restart paused deployment (run rollout resume first)\n"
+    );
+    let none = minik8s(&ns, &["rollout", "restart", "mdeploy", "-l", "tier=none"]);
+    assert!(none.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&none.stderr),
+        format!("No resources found in {} namespace.\n", ns.name)
+    );
+    let both = minik8s(
+        &ns,
+        &["rollout", "restart", "mdeploy/a", "-l", "tier=front"],
+    );
+    assert_eq!(both.status.code(), Some(1));
+    ns.cleanup().await;
+}
