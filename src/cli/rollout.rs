@@ -69,16 +69,25 @@ pub enum Rollout {
         /// rollback without keeping it.
         #[arg(long, value_enum, default_value = "none", num_args = 0..=1, require_equals = true, default_missing_value = "client")]
         dry_run: DryRun,
+        /// Print the object instead of a message: `name`, `json` or `yaml`.
+        #[arg(short, long, value_enum)]
+        output: Option<OutputFormat>,
     },
     /// Stop rolling out template changes (scaling goes on).
     Pause {
         #[command(flatten)]
         target: Target,
+        /// Print the object instead of a message: `name`, `json` or `yaml`.
+        #[arg(short, long, value_enum)]
+        output: Option<OutputFormat>,
     },
     /// Roll out again after a pause.
     Resume {
         #[command(flatten)]
         target: Target,
+        /// Print the object instead of a message: `name`, `json` or `yaml`.
+        #[arg(short, long, value_enum)]
+        output: Option<OutputFormat>,
     },
     /// Replace every pod, by stamping the template with the time.
     Restart {
@@ -87,7 +96,44 @@ pub enum Rollout {
         /// Restart every MiniDeployment these labels select (`mdeploy -l app=web`).
         #[arg(short = 'l', long)]
         selector: Option<String>,
+        /// Print the object instead of a message: `name`, `json` or `yaml`.
+        #[arg(short, long, value_enum)]
+        output: Option<OutputFormat>,
     },
+}
+
+/// kubectl's `-o` for the commands that change an object: the object's name alone, or the
+/// object as JSON (indented by four, as kubectl's printer) or YAML.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Name,
+    Json,
+    Yaml,
+}
+
+/// What a changing command prints for `d`: kubectl's `KIND/NAME OPERATION` line, or the
+/// object in the `-o` format.
+fn print_changed(
+    d: &MiniDeployment,
+    operation: &str,
+    output: Option<OutputFormat>,
+) -> super::Result {
+    let name = d.name_any();
+    match output {
+        None => println!("{KIND}/{name} {operation}"),
+        Some(OutputFormat::Name) => println!("{KIND}/{name}"),
+        Some(OutputFormat::Json) => {
+            use serde::Serialize;
+            let mut text = Vec::new();
+            let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+            d.serialize(&mut serde_json::Serializer::with_formatter(
+                &mut text, formatter,
+            ))?;
+            println!("{}", String::from_utf8(text)?);
+        }
+        Some(OutputFormat::Yaml) => print!("{}", serde_norway::to_string(d)?),
+    }
+    Ok(())
 }
 
 /// kubectl's `--dry-run`: `none`, `client` (nothing sent; a bare `--dry-run` means this), or
@@ -134,6 +180,9 @@ pub struct SetImage {
     /// Update every MiniDeployment these labels select (`mdeploy -l app=web CONTAINER=IMAGE`).
     #[arg(short = 'l', long)]
     selector: Option<String>,
+    /// Print the object instead of a message: `name`, `json` or `yaml`.
+    #[arg(short, long, value_enum)]
+    output: Option<OutputFormat>,
 }
 
 fn is_minideployment(kind: &str) -> bool {
@@ -245,10 +294,15 @@ pub async fn run(command: Rollout) -> super::Result {
             target,
             to_revision,
             dry_run,
-        } => undo(target, to_revision, dry_run).await,
-        Rollout::Pause { target } => set_paused(target, true).await,
-        Rollout::Resume { target } => set_paused(target, false).await,
-        Rollout::Restart { target, selector } => restart(target, selector).await,
+            output,
+        } => undo(target, to_revision, dry_run, output).await,
+        Rollout::Pause { target, output } => set_paused(target, true, output).await,
+        Rollout::Resume { target, output } => set_paused(target, false, output).await,
+        Rollout::Restart {
+            target,
+            selector,
+            output,
+        } => restart(target, selector, output).await,
     }
 }
 
@@ -263,21 +317,21 @@ pub fn pause_refusal(name: &str, paused: bool, pause: bool) -> Option<String> {
     Some(format!("error: {RESOURCE} {name:?} {why}"))
 }
 
-async fn set_paused(target: Target, pause: bool) -> super::Result {
+async fn set_paused(target: Target, pause: bool, output: Option<OutputFormat>) -> super::Result {
     let (api, name, _) = target.api().await?;
     let current = api.get(&name).await?;
     if let Some(refusal) = pause_refusal(&name, current.spec.paused, pause) {
         return Err(refusal.into());
     }
-    api.patch(
-        &name,
-        &PatchParams::default(),
-        &Patch::Merge(json!({"spec": {"paused": pause}})),
-    )
-    .await?;
+    let changed = api
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"paused": pause}})),
+        )
+        .await?;
     let word = if pause { "paused" } else { "resumed" };
-    println!("{KIND}/{name} {word}");
-    Ok(())
+    print_changed(&changed, word, output)
 }
 
 pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
@@ -312,7 +366,11 @@ pub fn restart_patch(d: &MiniDeployment, now: Timestamp) -> Result<Value, String
 
 /// kubectl's `RunRestart`: each object restarted in turn, the refusals gathered and reported
 /// at the end.
-async fn restart(target: Target, selector: Option<String>) -> super::Result {
+async fn restart(
+    target: Target,
+    selector: Option<String>,
+    output: Option<OutputFormat>,
+) -> super::Result {
     let (api, names, namespace) = target.selected(selector.as_deref()).await?;
     if names.is_empty() {
         eprintln!("No resources found in {namespace} namespace.");
@@ -331,7 +389,7 @@ async fn restart(target: Target, selector: Option<String>) -> super::Result {
             .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
         {
-            Ok(_) => println!("{KIND}/{name} restarted"),
+            Ok(changed) => print_changed(&changed, "restarted", output)?,
             Err(e) => errors.push(format!("failed to patch: {e}")),
         }
     }
@@ -493,7 +551,12 @@ fn resume_command() -> String {
     format!("{prefix} rollout resume")
 }
 
-async fn undo(target: Target, to_revision: i64, dry_run: DryRun) -> super::Result {
+async fn undo(
+    target: Target,
+    to_revision: i64,
+    dry_run: DryRun,
+    output: Option<OutputFormat>,
+) -> super::Result {
     let (api, name, client) = target.api().await?;
     let d = api.get(&name).await?;
     let sets = owned_sets(client, &d).await?;
@@ -520,8 +583,8 @@ async fn undo(target: Target, to_revision: i64, dry_run: DryRun) -> super::Resul
             "rolled back".to_owned()
         }
     };
-    println!("{KIND}/{name} {result}{}", dry_run.suffix());
-    Ok(())
+    // kubectl prints the object as it read it, before the rollback.
+    print_changed(&d, &format!("{result}{}", dry_run.suffix()), output)
 }
 
 /// What `kubectl rollout status` says of a deployment: (message, done), or the error when the
@@ -781,12 +844,17 @@ async fn set_image_of(api: &Api<MiniDeployment>, name: &str, args: &SetImage) ->
     let patch = json!({"metadata": {"resourceVersion": d.resource_version()}, "spec": {"template": {"spec": {
         "containers": template["spec"]["containers"], "initContainers": template["spec"].get("initContainers")
     }}}});
-    if args.dry_run != DryRun::Client {
+    let updated = if args.dry_run == DryRun::Client {
+        let mut local = d.clone();
+        local.spec.template = serde_json::from_value(Value::Object(template))?;
+        local
+    } else {
         api.patch(name, &args.dry_run.patch_params(), &Patch::Merge(&patch))
-            .await?;
-    }
+            .await?
+    };
     if changed {
-        println!("{KIND}/{name} image updated{}", args.dry_run.suffix());
+        let operation = format!("image updated{}", args.dry_run.suffix());
+        print_changed(&updated, &operation, args.output)?;
     }
     Ok(())
 }

@@ -353,6 +353,8 @@ async fn rollout_history_and_undo_match_kubectl() {
     compare(d, &ns, "restart while paused", "restart", "web", &[]);
     compare(d, &ns, "resume", "resume", "web", &[]);
     compare(d, &ns, "resume twice", "resume", "web", &[]);
+    compare(d, &ns, "pause -o name", "pause", "web", &["-o", "name"]);
+    compare(d, &ns, "resume -o name", "resume", "web", &["-o", "name"]);
     let mini_before = ns.api::<MiniDeployment>().get("web").await.unwrap();
     for image in [
         &builtin_template(&ns).await["spec"]["containers"][0]["image"],

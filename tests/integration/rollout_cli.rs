@@ -83,6 +83,25 @@ async fn rollout_commands_behave_like_kubectl_rollout() {
             format!("minideployment.minik8s.dev/web image updated ({suffix})\n")
         );
     }
+    // -o prints the object that would be written.
+    let planned: serde_json::Value = serde_json::from_str(&ok(minik8s(
+        &ns,
+        &[
+            "set",
+            "image",
+            "mdeploy/web",
+            "app=app:v2",
+            "--dry-run=server",
+            "-o",
+            "json",
+        ],
+    )))
+    .unwrap();
+    assert_eq!(planned["kind"], "MiniDeployment");
+    assert_eq!(
+        planned["spec"]["template"]["spec"]["containers"][0]["image"],
+        "app:v2"
+    );
     let unchanged = ns.api::<MiniDeployment>().get("web").await.unwrap();
     assert_eq!(
         unchanged.spec.template.raw()["spec"]["containers"][0]["image"],
@@ -134,6 +153,19 @@ async fn rollout_commands_behave_like_kubectl_rollout() {
         ok(minik8s(&ns, &["rollout", "resume", "mdeploy/web"])),
         "minideployment.minik8s.dev/web resumed\n"
     );
+    // -o prints the object as the API server returned it.
+    let paused: serde_json::Value = serde_json::from_str(&ok(minik8s(
+        &ns,
+        &["rollout", "pause", "mdeploy/web", "-o", "json"],
+    )))
+    .unwrap();
+    assert_eq!(paused["spec"]["paused"], true);
+    let resumed = ok(minik8s(
+        &ns,
+        &["rollout", "resume", "mdeploy/web", "-o", "yaml"],
+    ));
+    assert!(resumed.contains("kind: MiniDeployment\n"), "{resumed}");
+    assert!(!api.get("web").await.unwrap().spec.paused);
 
     ok(minik8s(&ns, &["rollout", "restart", "mdeploy/web"]));
     let d = api.get("web").await.unwrap();
