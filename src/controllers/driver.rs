@@ -169,7 +169,7 @@ pub async fn drive<K, Ctx, E>(
         store,
         workers,
     } = watch;
-    let queue = WorkQueue::<Key<K>>::default();
+    let queue = WorkQueue::<Key<K>>::named(super::queue_name(name));
     // Every change of an object of the controller's own kind queues it, as upstream's
     // add/update/delete handlers do; deletions and relists also drop bookkeeping.
     let own_changes = reflector::reflector(
@@ -234,9 +234,8 @@ async fn work<K, Ctx, E>(
             Some(cached) => match reconcile(name, cached.clone(), &**context, store, sync).await {
                 Ok(Action(Some(delay))) => queue.add_after(key.clone(), delay),
                 Ok(Action(None)) => {}
-                Err(error) => {
-                    queue.add_after(key.clone(), retry_later(name, &*cached, &error, &**context))
-                }
+                Err(error) => queue
+                    .add_rate_limited(key.clone(), retry_later(name, &*cached, &error, &**context)),
             },
             // A queued key whose object is gone (deleted meanwhile, or a trigger from a pod
             // of a deleted owner): nothing of it is to be kept.

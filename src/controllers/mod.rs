@@ -17,3 +17,15 @@ pub mod slow_start;
 
 #[cfg(test)]
 mod upstream_tests;
+
+/// The name kube-controller-manager gives the work queue of a controller's built-in twin, so
+/// that `workqueue_*{name="replicaset"}` reads the same for both.
+pub fn queue_name(controller: &str) -> &str {
+    match controller {
+        replicaset::CONTROLLER_NAME => "replicaset",
+        deployment::CONTROLLER_NAME => "deployment",
+        endpoints::CONTROLLER_NAME => "endpoint",
+        endpointslice::CONTROLLER_NAME => "endpoint_slice",
+        other => other,
+    }
+}

@@ -8,6 +8,11 @@
 //! - `add_after` queues a key once its delay is over; of several delays for the same key the
 //!   one that ends first wins, and an `add` in the meantime does not cancel it.
 //!
+//! A queue made with [`WorkQueue::named`] keeps client-go's `workqueue_*` metrics under that
+//! name, with client-go's meaning: depth counts the keys added and not yet taken (one added
+//! again while its sync runs included), the queue duration runs from a key's add to a worker
+//! taking it, the work duration from then to `done`, and retries count `add_rate_limited`.
+//!
 //! kube-runtime's Controller, which minik8s used before, hands out the keys that became due
 //! while all its workers were busy in the order of a hash set. Under load a few objects then
 //! waited several rounds while others were served again and again: the endpoints benchmark's
@@ -21,8 +26,11 @@ use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use crate::runtime::metrics::QueueMetrics;
+
 pub struct WorkQueue<T> {
     state: Mutex<State<T>>,
+    metrics: Option<QueueMetrics>,
     /// Wakes workers waiting in [`WorkQueue::get`].
     queued: Notify,
     /// Wakes [`WorkQueue::run_timers`] when a delay that ends sooner is added, or at shutdown.
@@ -41,6 +49,9 @@ struct State<T> {
     delayed: HashMap<T, (Instant, u64)>,
     sequence: u64,
     shutting_down: bool,
+    /// When each dirty key was added, and when each key's sync began (for the metrics).
+    added_at: HashMap<T, Instant>,
+    started_at: HashMap<T, Instant>,
 }
 
 impl<T: Clone + Eq + Hash> Default for WorkQueue<T> {
@@ -54,7 +65,10 @@ impl<T: Clone + Eq + Hash> Default for WorkQueue<T> {
                 delayed: HashMap::new(),
                 sequence: 0,
                 shutting_down: false,
+                added_at: HashMap::new(),
+                started_at: HashMap::new(),
             }),
+            metrics: None,
             queued: Notify::new(),
             timers_changed: Notify::new(),
         }
@@ -62,15 +76,32 @@ impl<T: Clone + Eq + Hash> Default for WorkQueue<T> {
 }
 
 impl<T: Clone + Eq + Hash> WorkQueue<T> {
+    /// A queue whose `workqueue_*` metrics carry `name`.
+    pub fn named(name: &str) -> Self {
+        Self {
+            metrics: Some(crate::runtime::metrics::global().work_queue(name)),
+            ..Self::default()
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State<T>> {
         self.state.lock().expect("work queue lock")
     }
 
     /// Queues `key` unless it is queued already (client-go `Add`).
     pub fn add(&self, key: T) {
-        if self.lock().add(key) {
+        if self.lock().add(key, self.metrics.as_ref()) {
             self.queued.notify_one();
         }
+    }
+
+    /// Queues `key` again after a failed sync, once `delay` is over (client-go
+    /// `AddRateLimited`, the delay being the caller's backoff).
+    pub fn add_rate_limited(&self, key: T, delay: Duration) {
+        if let Some(metrics) = &self.metrics {
+            metrics.retries.inc();
+        }
+        self.add_after(key, delay);
     }
 
     /// Queues `key` once `delay` is over (client-go `AddAfter`).
@@ -116,6 +147,14 @@ impl<T: Clone + Eq + Hash> WorkQueue<T> {
                 if let Some(key) = state.queue.pop_front() {
                     state.dirty.remove(&key);
                     state.processing.insert(key.clone());
+                    if let Some(metrics) = &self.metrics {
+                        let now = Instant::now();
+                        metrics.depth.dec();
+                        if let Some(added) = state.added_at.remove(&key) {
+                            metrics.queue_seconds.observe((now - added).as_secs_f64());
+                        }
+                        state.started_at.insert(key.clone(), now);
+                    }
                     return Some(key);
                 }
             }
@@ -127,6 +166,11 @@ impl<T: Clone + Eq + Hash> WorkQueue<T> {
     pub fn done(&self, key: &T) {
         let mut state = self.lock();
         state.processing.remove(key);
+        if let (Some(metrics), Some(started)) = (&self.metrics, state.started_at.remove(key)) {
+            metrics
+                .work_seconds
+                .observe(started.elapsed().as_secs_f64());
+        }
         if state.dirty.contains(key) && !state.shutting_down {
             state.queue.push_back(key.clone());
             drop(state);
@@ -171,7 +215,7 @@ impl<T: Clone + Eq + Hash> WorkQueue<T> {
                     }
                     let key = entry.remove();
                     state.delayed.remove(&key);
-                    queued += usize::from(state.add(key));
+                    queued += usize::from(state.add(key, self.metrics.as_ref()));
                 }
                 for _ in 0..queued {
                     self.queued.notify_one();
@@ -193,9 +237,16 @@ impl<T: Clone + Eq + Hash> WorkQueue<T> {
 
 impl<T: Clone + Eq + Hash> State<T> {
     /// Returns whether `key` went into the queue (a worker may take it).
-    fn add(&mut self, key: T) -> bool {
+    fn add(&mut self, key: T, metrics: Option<&QueueMetrics>) -> bool {
         if self.shutting_down || self.dirty.contains(&key) {
             return false;
+        }
+        if let Some(metrics) = metrics {
+            metrics.adds.inc();
+            metrics.depth.inc();
+            self.added_at
+                .entry(key.clone())
+                .or_insert_with(Instant::now);
         }
         self.dirty.insert(key.clone());
         if self.processing.contains(&key) {
@@ -220,6 +271,44 @@ mod tests {
             out.push(key);
         }
         out
+    }
+
+    /// A sample of the process's metrics text, as a number.
+    fn sample(line_start: &str) -> f64 {
+        let text = crate::runtime::metrics::global().encode();
+        text.lines()
+            .find_map(|l| l.strip_prefix(line_start)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {line_start} in\n{text}"))
+    }
+
+    /// client-go's `workqueue_*` metrics: adds and depth count keys, not repeated adds; taking
+    /// a key observes its wait, `done` its work; a rate-limited add is a retry.
+    #[tokio::test]
+    async fn a_named_queue_keeps_client_gos_metrics() {
+        let queue = WorkQueue::named("queue-metrics-test");
+        let name = r#"{name="queue-metrics-test"}"#;
+        queue.add("a");
+        queue.add("a");
+        queue.add("b");
+        assert_eq!(sample(&format!("workqueue_adds_total{name}")), 2.0);
+        assert_eq!(sample(&format!("workqueue_depth{name}")), 2.0);
+        let key = queue.get().await.unwrap();
+        assert_eq!(sample(&format!("workqueue_depth{name}")), 1.0);
+        assert_eq!(
+            sample(&format!("workqueue_queue_duration_seconds_count{name}")),
+            1.0
+        );
+        // Added again while its sync runs: it counts as waiting until taken again.
+        queue.add(key);
+        assert_eq!(sample(&format!("workqueue_depth{name}")), 2.0);
+        queue.done(&key);
+        assert_eq!(
+            sample(&format!("workqueue_work_duration_seconds_count{name}")),
+            1.0
+        );
+        queue.add_rate_limited("c", Duration::from_secs(60));
+        assert_eq!(sample(&format!("workqueue_retries_total{name}")), 1.0);
+        assert_eq!(sample(&format!("workqueue_adds_total{name}")), 3.0);
     }
 
     #[tokio::test]

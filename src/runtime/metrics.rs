@@ -45,6 +45,28 @@ pub struct KindLabel {
     pub kind: String,
 }
 
+/// client-go's work queue label: the queue's name (`replicaset`, `deployment`, `endpoint`,
+/// `endpoint_slice`, as kube-controller-manager names its queues).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QueueNameLabel {
+    pub name: String,
+}
+
+/// One work queue's share of client-go's `workqueue_*` metrics, so that dashboards made for
+/// kube-controller-manager read minik8s's queues too.
+#[derive(Clone, Debug)]
+pub struct QueueMetrics {
+    /// Keys waiting to be synced (client-go counts a key added while its sync runs too).
+    pub depth: Gauge,
+    pub adds: Counter,
+    /// From a key's add to a worker taking it.
+    pub queue_seconds: Histogram,
+    /// From a worker taking a key to its `done`.
+    pub work_seconds: Histogram,
+    /// Keys queued again after a failed sync (client-go's `AddRateLimited`).
+    pub retries: Counter,
+}
+
 pub struct Metrics {
     registry: Registry,
     syncs: Family<SyncLabels, Counter>,
@@ -58,6 +80,16 @@ pub struct Metrics {
     schedule_attempts: Family<ResultLabel, Counter>,
     attempt_seconds: Family<ResultLabel, Histogram>,
     pending_pods: Family<QueueLabel, Gauge>,
+    workqueue_depth: Family<QueueNameLabel, Gauge>,
+    workqueue_adds: Family<QueueNameLabel, Counter>,
+    workqueue_queue_seconds: Family<QueueNameLabel, Histogram>,
+    workqueue_work_seconds: Family<QueueNameLabel, Histogram>,
+    workqueue_retries: Family<QueueNameLabel, Counter>,
+}
+
+/// client-go's buckets for the work queue durations: 10 ns to 1000 s, ten to a step.
+fn workqueue_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(1e-8, 10.0, 12))
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -69,7 +101,41 @@ pub fn global() -> &'static Metrics {
 
 impl Metrics {
     fn new() -> Self {
-        let mut registry = Registry::with_prefix("minik8s");
+        // client-go's names go unprefixed; minik8s's own under `minik8s_`.
+        let mut root = Registry::default();
+        let workqueue_depth = Family::<QueueNameLabel, Gauge>::default();
+        root.register(
+            "workqueue_depth",
+            "Current depth of workqueue",
+            workqueue_depth.clone(),
+        );
+        let workqueue_adds = Family::<QueueNameLabel, Counter>::default();
+        root.register(
+            "workqueue_adds",
+            "Total number of adds handled by workqueue",
+            workqueue_adds.clone(),
+        );
+        let workqueue_queue_seconds =
+            Family::<QueueNameLabel, Histogram>::new_with_constructor(workqueue_histogram);
+        root.register(
+            "workqueue_queue_duration_seconds",
+            "How long in seconds an item stays in workqueue before being requested.",
+            workqueue_queue_seconds.clone(),
+        );
+        let workqueue_work_seconds =
+            Family::<QueueNameLabel, Histogram>::new_with_constructor(workqueue_histogram);
+        root.register(
+            "workqueue_work_duration_seconds",
+            "How long in seconds processing an item from workqueue takes.",
+            workqueue_work_seconds.clone(),
+        );
+        let workqueue_retries = Family::<QueueNameLabel, Counter>::default();
+        root.register(
+            "workqueue_retries",
+            "Total number of retries handled by workqueue",
+            workqueue_retries.clone(),
+        );
+        let registry = root.sub_registry_with_prefix("minik8s");
         let syncs = Family::<SyncLabels, Counter>::default();
         registry.register(
             "syncs",
@@ -142,7 +208,12 @@ impl Metrics {
             pending_pods.clone(),
         );
         Self {
-            registry,
+            registry: root,
+            workqueue_depth,
+            workqueue_adds,
+            workqueue_queue_seconds,
+            workqueue_work_seconds,
+            workqueue_retries,
             schedule_attempts,
             attempt_seconds,
             pending_pods,
@@ -252,6 +323,18 @@ impl Metrics {
                     queue: queue.into(),
                 })
                 .set(n as i64);
+        }
+    }
+
+    /// The `workqueue_*` metrics of the queue called `name`.
+    pub fn work_queue(&self, name: &str) -> QueueMetrics {
+        let label = QueueNameLabel { name: name.into() };
+        QueueMetrics {
+            depth: self.workqueue_depth.get_or_create(&label).clone(),
+            adds: self.workqueue_adds.get_or_create(&label).clone(),
+            queue_seconds: self.workqueue_queue_seconds.get_or_create(&label).clone(),
+            work_seconds: self.workqueue_work_seconds.get_or_create(&label).clone(),
+            retries: self.workqueue_retries.get_or_create(&label).clone(),
         }
     }
 

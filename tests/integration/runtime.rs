@@ -139,6 +139,18 @@ async fn an_undecodable_minireplicaset_does_not_stop_the_controllers() {
         skipped.is_some_and(|n| n >= 1.0),
         "the skip is counted in /metrics: {skipped:?}"
     );
+    // client-go's work queue metrics, under kube-controller-manager's queue names.
+    for queue in ["replicaset", "deployment"] {
+        let adds = sample(&metrics, &format!(r#"workqueue_adds_total{{name="{queue}"}}"#));
+        assert!(adds.is_some_and(|n| n >= 1.0), "{queue} adds: {adds:?}");
+        let depth = sample(&metrics, &format!(r#"workqueue_depth{{name="{queue}"}}"#));
+        assert!(depth.is_some_and(|n| n >= 0.0), "{queue} depth: {depth:?}");
+        let worked = sample(
+            &metrics,
+            &format!(r#"workqueue_work_duration_seconds_count{{name="{queue}"}}"#),
+        );
+        assert!(worked.is_some_and(|n| n >= 1.0), "{queue} work: {worked:?}");
+    }
     eventually(TIMEOUT, "a Warning event on the bad object", || async {
         let events = ns
             .api::<Event>()
