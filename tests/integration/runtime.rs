@@ -141,7 +141,10 @@ async fn an_undecodable_minireplicaset_does_not_stop_the_controllers() {
     );
     // client-go's work queue metrics, under kube-controller-manager's queue names.
     for queue in ["replicaset", "deployment"] {
-        let adds = sample(&metrics, &format!(r#"workqueue_adds_total{{name="{queue}"}}"#));
+        let adds = sample(
+            &metrics,
+            &format!(r#"workqueue_adds_total{{name="{queue}"}}"#),
+        );
         assert!(adds.is_some_and(|n| n >= 1.0), "{queue} adds: {adds:?}");
         let depth = sample(&metrics, &format!(r#"workqueue_depth{{name="{queue}"}}"#));
         assert!(depth.is_some_and(|n| n >= 0.0), "{queue} depth: {depth:?}");
