@@ -99,9 +99,14 @@ impl Clients {
         }
         // Innermost first: the fence decides as the request leaves, after any wait for the
         // rate limit, so a write that waited is judged by the lease as it is then.
+        let host = config
+            .cluster_url
+            .authority()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         let builder = ClientBuilder::try_from(config)?;
         let builder = builder.with_layer(&FenceLayer::new(self.fence.clone()));
-        let builder = builder.with_layer(&CountRequestsLayer);
+        let builder = builder.with_layer(&CountRequestsLayer { host: host.into() });
         Ok(match self.limit {
             Some(limit) => {
                 let layer = RateLimitLayer::new(limit);
@@ -113,19 +118,24 @@ impl Clients {
     }
 }
 
-/// Counts API requests by verb and status code (`minik8s_api_requests_total`).
-#[derive(Clone, Copy)]
-pub struct CountRequestsLayer;
+/// Counts API requests by verb and status code (`minik8s_api_requests_total`), and as
+/// client-go's REST client does (`rest_client_requests_total{code,method,host}`,
+/// `rest_client_request_duration_seconds{verb,host}`).
+#[derive(Clone)]
+pub struct CountRequestsLayer {
+    /// The API server's `host:port`, as client-go labels its metrics.
+    pub host: Arc<str>,
+}
 
 impl<S> Layer<S> for CountRequestsLayer {
     type Service = CountRequests<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        CountRequests(inner)
+        CountRequests(inner, self.host.clone())
     }
 }
 
-pub struct CountRequests<S>(S);
+pub struct CountRequests<S>(S, Arc<str>);
 
 impl<S, B> Service<http::Request<B>> for CountRequests<S>
 where
@@ -143,11 +153,16 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let verb = verb(&request);
+        let method = request.method().clone();
+        let host = self.1.clone();
+        let started = std::time::Instant::now();
         let response = self.0.call(request);
         Box::pin(async move {
             let response = response.await;
             let code = response.as_ref().map_or(0, StatusOf::status_code);
-            super::metrics::global().request(verb, code);
+            let metrics = super::metrics::global();
+            metrics.request(verb, code);
+            metrics.rest_request(method.as_str(), &host, code, started.elapsed());
             response
         })
     }
@@ -347,6 +362,32 @@ mod tests {
     use tower::ServiceExt;
 
     use super::*;
+
+    /// client-go's REST client metrics, labelled as it labels them, and its leader gauge.
+    #[tokio::test]
+    async fn requests_are_counted_as_client_go_counts_them() {
+        let layer = CountRequestsLayer {
+            host: "api.example:6443".into(),
+        };
+        let created = tower::service_fn(|_: http::Request<()>| async {
+            Ok::<_, Infallible>(http::Response::builder().status(201).body(()).unwrap())
+        });
+        let request = http::Request::builder()
+            .method("POST")
+            .uri("/api/v1/namespaces/ns/pods")
+            .body(())
+            .unwrap();
+        layer.layer(created).oneshot(request).await.unwrap();
+        super::super::metrics::global().leading("lease-in-a-test", true);
+        let text = super::super::metrics::global().encode();
+        for line in [
+            r#"rest_client_requests_total{code="201",method="POST",host="api.example:6443"} 1"#,
+            r#"rest_client_request_duration_seconds_count{verb="POST",host="api.example:6443"} 1"#,
+            r#"leader_election_master_status{name="lease-in-a-test"} 1"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
+    }
 
     #[test]
     fn requests_are_named_by_their_kubernetes_verb() {

@@ -296,13 +296,18 @@ impl Leadership {
         let (stop, mut stopped) = watch::channel(false);
         let mut elector = Elector::new(client, election);
         let identity = election.identity.clone();
+        let lease = election.lease.clone();
         let task = tokio::spawn(async move {
+            let metrics = super::metrics::global();
+            metrics.leading(&lease, false);
             if !elector.acquire(&mut stopped).await {
                 return;
             }
             leading.send_replace(true);
+            metrics.leading(&lease, true);
             let renewal = elector.renew(&mut stopped).await;
             leading.send_replace(false);
+            metrics.leading(&lease, false);
             match renewal {
                 Renewal::Lost => {
                     tracing::warn!(%identity, "the leader lease was not renewed in time; it is lost")

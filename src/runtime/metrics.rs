@@ -45,6 +45,25 @@ pub struct KindLabel {
     pub kind: String,
 }
 
+/// client-go's REST client labels.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RestLabels {
+    pub code: String,
+    pub method: String,
+    pub host: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RestLatencyLabels {
+    pub verb: String,
+    pub host: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ElectionLabel {
+    pub name: String,
+}
+
 /// client-go's work queue label: the queue's name (`replicaset`, `deployment`, `endpoint`,
 /// `endpoint_slice`, as kube-controller-manager names its queues).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -85,6 +104,9 @@ pub struct Metrics {
     workqueue_queue_seconds: Family<QueueNameLabel, Histogram>,
     workqueue_work_seconds: Family<QueueNameLabel, Histogram>,
     workqueue_retries: Family<QueueNameLabel, Counter>,
+    rest_requests: Family<RestLabels, Counter>,
+    rest_seconds: Family<RestLatencyLabels, Histogram>,
+    leader: Family<ElectionLabel, Gauge>,
 }
 
 /// client-go's buckets for the work queue durations: 10 ns to 1000 s, ten to a step.
@@ -134,6 +156,29 @@ impl Metrics {
             "workqueue_retries",
             "Total number of retries handled by workqueue",
             workqueue_retries.clone(),
+        );
+        let rest_requests = Family::<RestLabels, Counter>::default();
+        root.register(
+            "rest_client_requests",
+            "Number of HTTP requests, partitioned by status code, method, and host.",
+            rest_requests.clone(),
+        );
+        // client-go's buckets for request latency.
+        let rest_seconds = Family::<RestLatencyLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.005, 0.025, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0,
+            ])
+        });
+        root.register(
+            "rest_client_request_duration_seconds",
+            "Request latency in seconds. Broken down by verb, and host.",
+            rest_seconds.clone(),
+        );
+        let leader = Family::<ElectionLabel, Gauge>::default();
+        root.register(
+            "leader_election_master_status",
+            "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string used to identify the lease.",
+            leader.clone(),
         );
         let registry = root.sub_registry_with_prefix("minik8s");
         let syncs = Family::<SyncLabels, Counter>::default();
@@ -214,6 +259,9 @@ impl Metrics {
             workqueue_queue_seconds,
             workqueue_work_seconds,
             workqueue_retries,
+            rest_requests,
+            rest_seconds,
+            leader,
             schedule_attempts,
             attempt_seconds,
             pending_pods,
@@ -324,6 +372,36 @@ impl Metrics {
                 })
                 .set(n as i64);
         }
+    }
+
+    /// One request as client-go's REST client counts it; `code` 0 is a request that got no
+    /// answer (client-go's `<error>`).
+    pub fn rest_request(&self, method: &str, host: &str, code: u16, took: Duration) {
+        let code = if code == 0 {
+            "<error>".to_owned()
+        } else {
+            code.to_string()
+        };
+        self.rest_requests
+            .get_or_create(&RestLabels {
+                code,
+                method: method.into(),
+                host: host.into(),
+            })
+            .inc();
+        self.rest_seconds
+            .get_or_create(&RestLatencyLabels {
+                verb: method.into(),
+                host: host.into(),
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    /// Whether this process holds the lease `name` (client-go's `leader_election_master_status`).
+    pub fn leading(&self, name: &str, leading: bool) {
+        self.leader
+            .get_or_create(&ElectionLabel { name: name.into() })
+            .set(i64::from(leading));
     }
 
     /// The `workqueue_*` metrics of the queue called `name`.

@@ -139,6 +139,12 @@ async fn an_undecodable_minireplicaset_does_not_stop_the_controllers() {
         skipped.is_some_and(|n| n >= 1.0),
         "the skip is counted in /metrics: {skipped:?}"
     );
+    // client-go's REST client metrics, labelled with the API server's host.
+    assert!(
+        metrics.lines().any(|l| l
+            .starts_with(r#"rest_client_requests_total{code="200",method="GET",host="127.0.0.1:"#)),
+        "rest_client_requests_total in /metrics"
+    );
     // client-go's work queue metrics, under kube-controller-manager's queue names.
     for queue in ["replicaset", "deployment"] {
         let adds = sample(
