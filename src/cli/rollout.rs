@@ -213,10 +213,11 @@ impl Target {
         &self,
         selector: Option<&str>,
     ) -> Result<(Api<MiniDeployment>, Vec<String>, String), super::Error> {
+        let client = crate::runtime::kubeconfig::client().await?;
+        let namespace = self.namespace_or(&client);
+        let api: Api<MiniDeployment> = Api::namespaced(client, &namespace);
         let Some(selector) = selector else {
-            let (api, name, client) = self.api().await?;
-            let namespace = self.namespace_or(&client);
-            return Ok((api, vec![name], namespace));
+            return Ok((api, vec![self.name()?], namespace));
         };
         if self.name.is_some() || !is_minideployment(&self.resource) {
             return Err(format!(
@@ -225,9 +226,6 @@ impl Target {
             )
             .into());
         }
-        let client = crate::runtime::kubeconfig::client().await?;
-        let namespace = self.namespace_or(&client);
-        let api: Api<MiniDeployment> = Api::namespaced(client, &namespace);
         let mut names: Vec<String> = api
             .list(&ListParams::default().labels(selector))
             .await?

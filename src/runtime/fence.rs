@@ -10,8 +10,8 @@
 //! The fence closes it: every mutating request other than to the Lease itself is refused
 //! unless the lease was renewed less than [`HELD_FOR`] ago by the monotonic clock, which keeps
 //! counting while the process is stopped. Renewals are seen where they happen, as successful
-//! writes of the Lease through the same clients; a lease held at start-up (a restarted
-//! replica under the same name) is read once when the election says it is held.
+//! writes of the Lease through the same clients; a replica restarted under the same name
+//! writes the Lease as it takes it again, which opens the fence like any renewal.
 //!
 //! A successful write of the Lease counts only when the Lease it returns names this replica;
 //! one that names another closes the fence at once. The election's own updates carry the

@@ -59,15 +59,10 @@ pub struct RestLatencyLabels {
     pub host: String,
 }
 
+/// client-go's `name` label: a work queue's name (`replicaset`, `deployment`, `endpoint`,
+/// `endpoint_slice`, as kube-controller-manager names its queues), or a lease's.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ElectionLabel {
-    pub name: String,
-}
-
-/// client-go's work queue label: the queue's name (`replicaset`, `deployment`, `endpoint`,
-/// `endpoint_slice`, as kube-controller-manager names its queues).
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct QueueNameLabel {
+pub struct NameLabel {
     pub name: String,
 }
 
@@ -99,14 +94,14 @@ pub struct Metrics {
     schedule_attempts: Family<ResultLabel, Counter>,
     attempt_seconds: Family<ResultLabel, Histogram>,
     pending_pods: Family<QueueLabel, Gauge>,
-    workqueue_depth: Family<QueueNameLabel, Gauge>,
-    workqueue_adds: Family<QueueNameLabel, Counter>,
-    workqueue_queue_seconds: Family<QueueNameLabel, Histogram>,
-    workqueue_work_seconds: Family<QueueNameLabel, Histogram>,
-    workqueue_retries: Family<QueueNameLabel, Counter>,
+    workqueue_depth: Family<NameLabel, Gauge>,
+    workqueue_adds: Family<NameLabel, Counter>,
+    workqueue_queue_seconds: Family<NameLabel, Histogram>,
+    workqueue_work_seconds: Family<NameLabel, Histogram>,
+    workqueue_retries: Family<NameLabel, Counter>,
     rest_requests: Family<RestLabels, Counter>,
     rest_seconds: Family<RestLatencyLabels, Histogram>,
-    leader: Family<ElectionLabel, Gauge>,
+    leader: Family<NameLabel, Gauge>,
 }
 
 /// client-go's buckets for the work queue durations: 10 ns to 1000 s, ten to a step.
@@ -125,33 +120,33 @@ impl Metrics {
     fn new() -> Self {
         // client-go's names go unprefixed; minik8s's own under `minik8s_`.
         let mut root = Registry::default();
-        let workqueue_depth = Family::<QueueNameLabel, Gauge>::default();
+        let workqueue_depth = Family::<NameLabel, Gauge>::default();
         root.register(
             "workqueue_depth",
             "Current depth of workqueue",
             workqueue_depth.clone(),
         );
-        let workqueue_adds = Family::<QueueNameLabel, Counter>::default();
+        let workqueue_adds = Family::<NameLabel, Counter>::default();
         root.register(
             "workqueue_adds",
             "Total number of adds handled by workqueue",
             workqueue_adds.clone(),
         );
         let workqueue_queue_seconds =
-            Family::<QueueNameLabel, Histogram>::new_with_constructor(workqueue_histogram);
+            Family::<NameLabel, Histogram>::new_with_constructor(workqueue_histogram);
         root.register(
             "workqueue_queue_duration_seconds",
             "How long in seconds an item stays in workqueue before being requested.",
             workqueue_queue_seconds.clone(),
         );
         let workqueue_work_seconds =
-            Family::<QueueNameLabel, Histogram>::new_with_constructor(workqueue_histogram);
+            Family::<NameLabel, Histogram>::new_with_constructor(workqueue_histogram);
         root.register(
             "workqueue_work_duration_seconds",
             "How long in seconds processing an item from workqueue takes.",
             workqueue_work_seconds.clone(),
         );
-        let workqueue_retries = Family::<QueueNameLabel, Counter>::default();
+        let workqueue_retries = Family::<NameLabel, Counter>::default();
         root.register(
             "workqueue_retries",
             "Total number of retries handled by workqueue",
@@ -174,7 +169,7 @@ impl Metrics {
             "Request latency in seconds. Broken down by verb, and host.",
             rest_seconds.clone(),
         );
-        let leader = Family::<ElectionLabel, Gauge>::default();
+        let leader = Family::<NameLabel, Gauge>::default();
         root.register(
             "leader_election_master_status",
             "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string used to identify the lease.",
@@ -400,13 +395,13 @@ impl Metrics {
     /// Whether this process holds the lease `name` (client-go's `leader_election_master_status`).
     pub fn leading(&self, name: &str, leading: bool) {
         self.leader
-            .get_or_create(&ElectionLabel { name: name.into() })
+            .get_or_create(&NameLabel { name: name.into() })
             .set(i64::from(leading));
     }
 
     /// The `workqueue_*` metrics of the queue called `name`.
     pub fn work_queue(&self, name: &str) -> QueueMetrics {
-        let label = QueueNameLabel { name: name.into() };
+        let label = NameLabel { name: name.into() };
         QueueMetrics {
             depth: self.workqueue_depth.get_or_create(&label).clone(),
             adds: self.workqueue_adds.get_or_create(&label).clone(),

@@ -25,6 +25,12 @@ fn ok(output: Output) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// The error a command printed, once it exited with kubectl's 1.
+fn refused(output: Output) -> String {
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    String::from_utf8(output.stderr).unwrap()
+}
+
 fn image(d: &MiniDeployment) -> String {
     d.spec.template.raw()["spec"]["containers"][0]["image"]
         .as_str()
@@ -64,9 +70,8 @@ async fn rollout_commands_behave_like_kubectl_rollout() {
         &ns,
         &["rollout", "status", "mdeploy/web", "--revision", "5"],
     );
-    assert_eq!(other.status.code(), Some(1));
     assert_eq!(
-        String::from_utf8_lossy(&other.stderr),
+        refused(other),
         "error: desired revision (5) is different from the running revision (1)\n"
     );
 
@@ -233,16 +238,13 @@ async fn rollout_commands_behave_like_kubectl_rollout() {
         &ns,
         &["rollout", "status", "mdeploy/paused", "--timeout", "2s"],
     );
-    assert_eq!(timed_out.status.code(), Some(1));
     assert_eq!(
-        String::from_utf8_lossy(&timed_out.stderr),
+        refused(timed_out),
         "error: timed out waiting for the condition\n"
     );
     assert!(waited.elapsed() >= std::time::Duration::from_secs(2));
-    let refused = plugin(&["rollout", "undo", "mdeploy/web"]);
-    assert_eq!(refused.status.code(), Some(1));
     assert_eq!(
-        String::from_utf8_lossy(&refused.stderr),
+        refused(plugin(&["rollout", "undo", "mdeploy/web"])),
         "error: you cannot rollback a paused deployment; resume it first with \
          'kubectl minik8s rollout resume' and try again\n"
     );
@@ -270,11 +272,8 @@ async fn rollout_commands_behave_like_kubectl_rollout() {
         "{chosen}"
     );
     let missing = elsewhere(&["--kubeconfig", &kubeconfig, "--context", "no-such-context"]);
-    assert_eq!(missing.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&missing.stderr).contains("no-such-context"),
-        "{missing:?}"
-    );
+    let missing = refused(missing);
+    assert!(missing.contains("no-such-context"), "{missing}");
     ns.cleanup().await;
 }
 
