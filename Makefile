@@ -27,7 +27,7 @@ clippy: ## Lint, warnings are errors
 
 .PHONY: unit
 unit: ## Unit tests and the CRD drift check (no cluster needed)
-	$(CARGO) test --locked --lib --bins --test crds
+	$(CARGO) test --locked --lib --bins --test crds --test chart_readme
 
 .PHONY: integration
 integration: ## Integration tests against KUBECONFIG, or a local control plane started (and stopped) for them
@@ -48,7 +48,11 @@ fuzz: ## The fuzz targets (cargo-fuzz, nightly) for FUZZ_SECONDS each (default 6
 .PHONY: crds
 crds: ## Regenerate crds/ (and the Helm chart's copy) from the Rust types
 	$(CARGO) run --locked --quiet --bin minik8s -- crd --output-dir crds
-	rm -f charts/minik8s/crds/*.yaml && cp crds/*.yaml charts/minik8s/crds/
+	rm -f charts/minik8s/files/crds/*.yaml && cp crds/*.yaml charts/minik8s/files/crds/
+
+.PHONY: chart-readme
+chart-readme: ## Regenerate the values table of charts/minik8s/README.md from values.yaml
+	MINIK8S_WRITE_CHART_README=1 $(CARGO) test --locked --quiet --test chart_readme -- the_chart_readme_lists
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
 IMAGE ?= minik8s:$(VERSION)
@@ -63,8 +67,12 @@ image-test: ## Build and check the image without Docker (buildah, from Debian's 
 	$(CLUSTER)/build-image.sh
 
 .PHONY: image
-image: ## Build the container image (needs Docker)
+image: ## Build the container image (needs Docker); PLATFORMS=linux/amd64,linux/arm64 builds both with buildx
+ifeq ($(PLATFORMS),)
 	docker build -t $(IMAGE) .
+else
+	docker buildx build --platform $(PLATFORMS) -t $(IMAGE) $(BUILDX_FLAGS) .
+endif
 
 .PHONY: kind-load
 kind-load: ## Load the image into kind (minikube: minikube image load $(IMAGE))

@@ -25,20 +25,23 @@ fn the_helm_chart_carries_the_same_crds() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for generated in crd::all() {
         let name = crd::file_name(&generated);
-        let chart_copy = std::fs::read_to_string(root.join("charts/minik8s/crds").join(&name))
-            .unwrap_or_else(|e| panic!("charts/minik8s/crds/{name}: {e}; run `make crds`"));
+        let chart_copy =
+            std::fs::read_to_string(root.join("charts/minik8s/files/crds").join(&name))
+                .unwrap_or_else(|e| {
+                    panic!("charts/minik8s/files/crds/{name}: {e}; run `make crds`")
+                });
         assert!(
             chart_copy == crd::to_yaml(&generated),
-            "charts/minik8s/crds/{name} has drifted; run `make crds`"
+            "charts/minik8s/files/crds/{name} has drifted; run `make crds`"
         );
     }
-    let files = std::fs::read_dir(root.join("charts/minik8s/crds"))
+    let files = std::fs::read_dir(root.join("charts/minik8s/files/crds"))
         .unwrap()
         .count();
     assert_eq!(
         files,
         crd::all().len(),
-        "charts/minik8s/crds/ has stale files; run `make crds`"
+        "charts/minik8s/files/crds/ has stale files; run `make crds`"
     );
 }
 

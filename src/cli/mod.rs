@@ -8,6 +8,7 @@ mod describe;
 pub mod explain;
 pub mod rollout;
 pub mod scheduler;
+pub mod selftest;
 pub mod version;
 
 use clap::{Parser, Subcommand};
@@ -46,6 +47,9 @@ pub enum Command {
     /// Update a field of a MiniDeployment's template.
     #[command(subcommand)]
     Set(SetCommand),
+    /// Create a MiniReplicaSet of one pod, wait until it is ready, remove it (the chart's
+    /// `helm test`).
+    Selftest(selftest::SelftestArgs),
     /// Print the client, API server and in-cluster minik8s versions.
     Version(version::VersionArgs),
     /// Print the shell completion script for bash, zsh or fish.
@@ -101,6 +105,7 @@ impl Cli {
             Command::Rollout(command) => rollout::run(command).await,
             Command::Set(SetCommand::Image(args)) => rollout::set_image(args).await,
             Command::Compare(args) => compare::run(args).await,
+            Command::Selftest(args) => selftest::run(args).await,
             Command::Version(args) => version::run(args).await,
             Command::Completion(args) => completion::run(args),
             Command::Complete(args) => completion::complete(args),

@@ -1,7 +1,8 @@
 //! `minik8s version`: what `kubectl version` prints, plus the version of the minik8s
 //! controllers and scheduler running in the cluster, read from the Deployments the chart
-//! makes (labelled `app.kubernetes.io/name=minik8s` and `minik8s-scheduler`): the tag of the
-//! image each runs.
+//! makes (labelled `app.kubernetes.io/part-of=minik8s`, told apart by
+//! `app.kubernetes.io/component`, so that a release with a name override is found too): the
+//! tag of the image each runs.
 
 use clap::{Args, ValueEnum};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -9,8 +10,16 @@ use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 use serde::Serialize;
 
-/// The `app.kubernetes.io/name` labels of the chart's two Deployments.
-const COMPONENTS: [&str; 2] = ["minik8s", "minik8s-scheduler"];
+/// The label every object of the chart carries.
+const PART_OF: &str = "app.kubernetes.io/part-of=minik8s";
+
+/// The name printed for each `app.kubernetes.io/component` of the chart's Deployments.
+fn display_name(component: &str) -> String {
+    match component {
+        "controller-manager" => "minik8s".to_owned(),
+        other => format!("minik8s-{other}"),
+    }
+}
 
 #[derive(Args, Debug)]
 pub struct VersionArgs {
@@ -58,9 +67,8 @@ pub async fn run(args: VersionArgs) -> super::Result {
         let client = crate::runtime::kubeconfig::client().await?;
         versions.server_version = Some(client.apiserver_version().await?.git_version);
         let deployments: Api<Deployment> = Api::all(client);
-        let selector = format!("app.kubernetes.io/name in ({})", COMPONENTS.join(","));
         let found = deployments
-            .list(&ListParams::default().labels(&selector))
+            .list(&ListParams::default().labels(PART_OF))
             .await?;
         versions.components = components(&found.items);
     }
@@ -77,7 +85,7 @@ pub fn components(deployments: &[Deployment]) -> Vec<Component> {
     let mut found: Vec<Component> = deployments
         .iter()
         .filter_map(|d| {
-            let name = d.labels().get("app.kubernetes.io/name")?.clone();
+            let name = display_name(d.labels().get("app.kubernetes.io/component")?);
             let spec = d.spec.template.spec.as_ref()?;
             let image = spec.containers.first()?.image.clone()?;
             Some(Component {
@@ -113,8 +121,8 @@ pub fn text(versions: &Versions) -> String {
         out.push_str(&format!("Server Version: {server}\n"));
         if versions.components.is_empty() {
             out.push_str(
-                "minik8s: no Deployment labelled app.kubernetes.io/name=minik8s or minik8s-scheduler \
-                 in the cluster (install the chart, or run the controllers locally)\n",
+                "minik8s: no Deployment labelled app.kubernetes.io/part-of=minik8s in the cluster \
+                 (install the chart, or run the controllers locally)\n",
             );
         }
     }
@@ -136,7 +144,8 @@ mod tests {
     fn deployment(namespace: &str, name: &str, component: &str, image: &str) -> Deployment {
         serde_json::from_value(json!({
             "metadata": {"name": name, "namespace": namespace,
-                         "labels": {"app.kubernetes.io/name": component}},
+                         "labels": {"app.kubernetes.io/part-of": "minik8s",
+                                    "app.kubernetes.io/component": component}},
             "spec": {"selector": {}, "template": {"spec": {"containers": [{"name": "m", "image": image}]}}}
         }))
         .unwrap()
@@ -153,13 +162,13 @@ mod tests {
     #[test]
     fn the_text_names_each_component_and_where_it_runs() {
         let found = components(&[
+            deployment("ops", "minik8s-scheduler", "scheduler", "minik8s:0.1.0"),
             deployment(
                 "ops",
-                "minik8s-scheduler",
-                "minik8s-scheduler",
-                "minik8s:0.1.0",
+                "minik8s",
+                "controller-manager",
+                "localhost/minik8s:0.1.0",
             ),
-            deployment("ops", "minik8s", "minik8s", "localhost/minik8s:0.1.0"),
         ]);
         let versions = Versions {
             client_version: "v0.1.0".into(),

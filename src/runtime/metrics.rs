@@ -175,6 +175,7 @@ impl Metrics {
             "Gauge of if the reporting system is master of the relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string used to identify the lease.",
             leader.clone(),
         );
+        root.register_collector(Box::new(super::process_metrics::ProcessCollector));
         let registry = root.sub_registry_with_prefix("minik8s");
         let syncs = Family::<SyncLabels, Counter>::default();
         registry.register(

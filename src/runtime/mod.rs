@@ -11,6 +11,7 @@ pub mod kubeconfig;
 pub mod label_selector;
 pub mod leader;
 pub mod metrics;
+pub mod process_metrics;
 pub mod shutdown;
 pub mod telemetry;
 pub mod token_bucket;

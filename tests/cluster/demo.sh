@@ -32,8 +32,16 @@ say "building minik8s"
 minik8s="${CARGO_TARGET_DIR:-$root/target}/release/minik8s"
 
 say "installing the chart into $release_ns (replicas=0: the controllers run locally below)"
+# The chart installs the CRDs and keeps them current; CRDs that something else applied (the
+# integration tests, `kubectl apply -f crds/`) are brought up to date here and left to it.
+crd_flags=()
+if kubectl get crd minideployments.minik8s.dev >/dev/null 2>&1 && [ "$(kubectl get crd \
+    minideployments.minik8s.dev -o jsonpath='{.metadata.annotations.meta\.helm\.sh/release-name}')" != minik8s ]; then
+  kubectl apply --server-side --force-conflicts -f "$root/crds/" >/dev/null
+  crd_flags=(--set crds.install=false)
+fi
 helm upgrade --install minik8s "$root/charts/minik8s" --namespace "$release_ns" --create-namespace \
-  --set replicas=0 --wait >/dev/null
+  --set replicas=0 "${crd_flags[@]}" --wait >/dev/null
 kubectl get crd -o name | grep minik8s.dev
 
 say "starting the controllers with the chart's service account"

@@ -26,3 +26,4 @@ mod roundtrip;
 mod runtime;
 mod scheduler;
 mod template_defaults;
+mod tutorial;

@@ -328,7 +328,8 @@ async fn version_names_the_client_the_server_and_the_controllers_running() {
     let ns = TestNamespace::new("version").await;
     let installed = json!({
         "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": "minik8s", "labels": {"app.kubernetes.io/name": "minik8s"}},
+        "metadata": {"name": "minik8s", "labels": {"app.kubernetes.io/part-of": "minik8s",
+                                                    "app.kubernetes.io/component": "controller-manager"}},
         "spec": {
             "replicas": 0, "selector": {"matchLabels": {"app": "minik8s-version-test"}},
             "template": {"metadata": {"labels": {"app": "minik8s-version-test"}},

@@ -145,6 +145,18 @@ async fn an_undecodable_minireplicaset_does_not_stop_the_controllers() {
             .starts_with(r#"rest_client_requests_total{code="200",method="GET",host="127.0.0.1:"#)),
         "rest_client_requests_total in /metrics"
     );
+    // client_golang's process metrics, read from the controller-manager's /proc.
+    let rss = sample(&metrics, "process_resident_memory_bytes");
+    assert!(rss.is_some_and(|b| b > 1e6), "resident memory: {rss:?}");
+    let cpu = sample(&metrics, "process_cpu_seconds_total");
+    assert!(cpu.is_some_and(|s| s > 0.0), "cpu seconds: {cpu:?}");
+    for name in [
+        "process_start_time_seconds",
+        "process_open_fds",
+        "process_max_fds",
+    ] {
+        assert!(sample(&metrics, name).is_some_and(|v| v > 0.0), "{name}");
+    }
     // client-go's work queue metrics, under kube-controller-manager's queue names.
     for queue in ["replicaset", "deployment"] {
         let adds = sample(
