@@ -417,3 +417,43 @@ async fn a_controller_restarted_mid_scale_creates_no_extra_pods() {
     assert_eq!(active_pods(&ns, "restart").await.len(), 60);
     ns.cleanup().await;
 }
+
+/// Each decision is logged at info level in kube-controller-manager's words and keys
+/// (`replicaSet="ns/name"`, `pod="ns/name"`), so the two logs read side by side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_are_logged_in_kube_controller_managers_words() {
+    use std::process::{Command, Stdio};
+    let ns = TestNamespace::new("rs-logs").await;
+    let mut controller = Command::new(env!("CARGO_BIN_EXE_minik8s"))
+        .args(["controller-manager", "--controllers", "replicaset"])
+        .args(["--namespace", &ns.name, "--health-address", "127.0.0.1:0"])
+        .args(["--log-format", "json", "--log-level", "info"])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    ns.create::<MiniReplicaSet>(fixtures::small_replicaset("web", 2, false))
+        .await
+        .unwrap();
+    wait_for_status(&ns, "web", "2 available", settled(2)).await;
+    scale(&ns, "web", 1).await;
+    wait_for_status(&ns, "web", "1 available", settled(1)).await;
+    let _ = controller.kill();
+    let output = controller.wait_with_output().unwrap();
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let key = format!("{}/web", ns.name);
+    let logged = |message: &str, field: &str, value: i64| {
+        lines.iter().any(|l| {
+            l["level"] == "INFO"
+                && l["message"] == message
+                && l["replicaSet"] == key.as_str()
+                && l[field] == value
+        })
+    };
+    assert!(logged("Too few replicas", "creating", 2), "{lines:#?}");
+    assert!(logged("Too many replicas", "deleting", 1), "{lines:#?}");
+    ns.cleanup().await;
+}

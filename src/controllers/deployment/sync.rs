@@ -336,53 +336,63 @@ impl<'a> Run<'a> {
             }
         });
         let rs: MiniReplicaSet = serde_json::from_value(manifest).expect("a valid MiniReplicaSet");
-        let (created, already_existed) =
-            match self.replica_sets.create(&PostParams::default(), &rs).await {
-                Ok(created) => (Arc::new(created), false),
-                Err(e) if claim::is_status(&e, 409) => {
-                    let existing = self.replica_sets.get(&name).await?;
-                    let ours = pod::controller_of(existing.meta())
-                        .is_some_and(|c| Some(&c.uid) == self.d.uid().as_ref());
-                    if ours && util::same_template(&self.d, &existing) {
-                        (Arc::new(existing), true)
-                    } else {
-                        // A hash collision: another template has this name. Try the next hash.
-                        let mut current = self.status();
-                        current.collision_count = Some(current.collision_count.unwrap_or(0) + 1);
-                        self.write_conditions_only(current).await?;
-                        return Err(Error::Sync(format!(
-                            "replica set {name} exists with another template (hash collision)"
-                        )));
-                    }
-                }
-                // The namespace is being deleted: every create fails until the deployment is
-                // gone. Upstream reports nothing (no condition, no event).
-                Err(e) if api_error::is_namespace_terminating(&e) => return Err(e.into()),
-                Err(e) => {
-                    let message = format!(
-                        "Failed to create new replica set {name:?}: {}",
-                        api_error::message(&e)
+        let (created, already_existed) = match self
+            .replica_sets
+            .create(&PostParams::default(), &rs)
+            .await
+        {
+            Ok(created) => (Arc::new(created), false),
+            Err(e) if claim::is_status(&e, 409) => {
+                let existing = self.replica_sets.get(&name).await?;
+                let ours = pod::controller_of(existing.meta())
+                    .is_some_and(|c| Some(&c.uid) == self.d.uid().as_ref());
+                if ours && util::same_template(&self.d, &existing) {
+                    (Arc::new(existing), true)
+                } else {
+                    // A hash collision: another template has this name. Try the next hash.
+                    let mut current = self.status();
+                    let old_count = current.collision_count.unwrap_or(0);
+                    current.collision_count = Some(old_count + 1);
+                    tracing::info!(
+                        deployment = %format!("{}/{}", self.d.namespace().unwrap_or_default(), self.d.name_any()),
+                        oldCollisionCount = old_count,
+                        newCollisionCount = old_count + 1,
+                        "Found a hash collision for deployment - bumping collisionCount to resolve it"
                     );
-                    if status::has_progress_deadline(&self.d) {
-                        let mut current = self.status();
-                        util::set_condition(
-                            &mut current,
-                            util::new_condition(
-                                util::PROGRESSING,
-                                "False",
-                                reason::FAILED_RS_CREATE,
-                                message.clone(),
-                                Timestamp::now(),
-                            ),
-                        );
-                        self.write_conditions_only(current).await?;
-                    }
-                    self.ctx
-                        .events
-                        .warning(&self.reference, reason::FAILED_RS_CREATE, message);
-                    return Err(e.into());
+                    self.write_conditions_only(current).await?;
+                    return Err(Error::Sync(format!(
+                        "replica set {name} exists with another template (hash collision)"
+                    )));
                 }
-            };
+            }
+            // The namespace is being deleted: every create fails until the deployment is
+            // gone. Upstream reports nothing (no condition, no event).
+            Err(e) if api_error::is_namespace_terminating(&e) => return Err(e.into()),
+            Err(e) => {
+                let message = format!(
+                    "Failed to create new replica set {name:?}: {}",
+                    api_error::message(&e)
+                );
+                if status::has_progress_deadline(&self.d) {
+                    let mut current = self.status();
+                    util::set_condition(
+                        &mut current,
+                        util::new_condition(
+                            util::PROGRESSING,
+                            "False",
+                            reason::FAILED_RS_CREATE,
+                            message.clone(),
+                            Timestamp::now(),
+                        ),
+                    );
+                    self.write_conditions_only(current).await?;
+                }
+                self.ctx
+                    .events
+                    .warning(&self.reference, reason::FAILED_RS_CREATE, message);
+                return Err(e.into());
+            }
+        };
         if !already_existed && replicas > 0 {
             self.scaling_event(&format!(
                 "Scaled up replica set {name} from 0 to {replicas}"
@@ -432,7 +442,13 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// The ScalingReplicaSet event, and the same words as an info line (kube-controller-manager
+    /// records this decision as an event only).
     fn scaling_event(&self, note: &str) {
+        tracing::info!(
+            deployment = %format!("{}/{}", self.d.namespace().unwrap_or_default(), self.d.name_any()),
+            "{note}"
+        );
         self.ctx
             .events
             .normal(&self.reference, "ScalingReplicaSet", note.to_owned());

@@ -118,7 +118,12 @@ async fn claim_pods(
             Claim::Keep => claimed.push(pod),
             Claim::Ignore => {}
             Claim::Release => {
-                tracing::info!(pod = %pod.name_any(), "releasing pod whose labels no longer match");
+                tracing::info!(
+                    pod = %format!("{namespace}/{}", pod.name_any()),
+                    gvk = "minik8s.dev/v1alpha1, Kind=MiniReplicaSet",
+                    controller = %rs.name_any(),
+                    "Patching pod to remove its controllerRef"
+                );
                 claim::release(&api, &pod, &uid).await?;
             }
             Claim::Adopt => {
@@ -126,7 +131,11 @@ async fn claim_pods(
                     can_adopt(rs, ctx).await?;
                     adoption_checked = true;
                 }
-                tracing::info!(pod = %pod.name_any(), "adopting orphan pod");
+                tracing::info!(
+                    pod = %format!("{namespace}/{}", pod.name_any()),
+                    replicaSet = %object_key(rs),
+                    "Adopting orphan pod"
+                );
                 if claim::adopt(&api, &pod, &controller_ref).await? {
                     claimed.push(pod);
                 }
@@ -159,6 +168,11 @@ async fn can_adopt(rs: &MiniReplicaSet, ctx: &Context) -> Result<(), Error> {
     Ok(())
 }
 
+/// `namespace/name`, as klog's KObj prints an object.
+fn object_key(rs: &MiniReplicaSet) -> String {
+    format!("{}/{}", rs.namespace().unwrap_or_default(), rs.name_any())
+}
+
 /// Creates or deletes pods toward `spec.replicas`.
 async fn manage_replicas(
     rs: &MiniReplicaSet,
@@ -166,10 +180,17 @@ async fn manage_replicas(
     ctx: &Context,
 ) -> Result<(), Failure> {
     let uid = rs.uid().unwrap_or_default();
+    // kube-controller-manager's words and keys (its V(2) lines), at info level, so the two
+    // logs read side by side.
+    let key = object_key(rs);
     match plan::plan(rs.spec.replicas, active.len()) {
         Plan::Nothing => Ok(()),
-        Plan::Create(count) => create_pods(rs, &uid, count, ctx).await,
+        Plan::Create(count) => {
+            tracing::info!(replicaSet = %key, need = rs.spec.replicas, creating = count, "Too few replicas");
+            create_pods(rs, &uid, count, ctx).await
+        }
         Plan::Delete(count) => {
+            tracing::info!(replicaSet = %key, need = rs.spec.replicas, deleting = count, "Too many replicas");
             let related = related_pods(rs, ctx);
             let victims = plan::pods_to_delete(active, &related, count, Timestamp::now());
             delete_pods(rs, &uid, victims, ctx).await
@@ -250,6 +271,14 @@ async fn create_pods(
     .await;
     // Creations that failed or were never attempted will not be observed.
     let observed = created.iter().filter(|made| **made).count();
+    if created.len() < count {
+        tracing::info!(
+            podsSkipped = count - created.len(),
+            kind = "MiniReplicaSet",
+            replicaSet = %object_key(rs),
+            "Slow-start failure. Skipping creation of pods, decrementing expectations"
+        );
+    }
     for _ in observed..count {
         ctx.expectations.creation_observed(uid);
     }
