@@ -14,6 +14,10 @@ export PATH="$bin:$PATH"
 MINIK8S_CHROMIUM="$("$here/install-chromium.sh")"
 export MINIK8S_CHROMIUM
 
+# krew, for the test that installs the plugin from plugins/minik8s.yaml.
+MINIK8S_KREW="$("$here/install-krew.sh")"
+export MINIK8S_KREW
+
 started=""
 if [ -z "${KUBECONFIG:-}" ]; then
   if ! { [ -f "$MINIK8S_KUBECONFIG" ] && kubectl --kubeconfig "$MINIK8S_KUBECONFIG" get --raw /readyz >/dev/null 2>&1; }; then

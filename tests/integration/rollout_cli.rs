@@ -449,3 +449,55 @@ async fn restart_and_set_image_take_a_label_selector() {
     assert_eq!(both.status.code(), Some(1));
     ns.cleanup().await;
 }
+
+/// The krew manifest (`plugins/minik8s.yaml`, filled in for an archive of this binary by
+/// tests/cluster/krew-package.sh): krew installs it, and kubectl then runs `kubectl minik8s`.
+#[test]
+fn krew_installs_kubectl_minik8s_from_the_plugin_manifest() {
+    let krew = std::env::var("MINIK8S_KREW")
+        .expect("MINIK8S_KREW is not set: run the tests through `make test` (tests/cluster/install-krew.sh)");
+    let dir = std::env::temp_dir().join(format!("minik8s-krew-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = dir.join("out");
+    let package = Command::new(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cluster/krew-package.sh"),
+    )
+    .args([env!("CARGO_BIN_EXE_minik8s"), "linux", "amd64"])
+    .arg(&out)
+    .output()
+    .unwrap();
+    let manifest = ok(package);
+    let installed = Command::new(&krew)
+        .args(["install", &format!("--manifest={}", manifest.trim())])
+        .arg(format!(
+            "--archive={}",
+            out.join("minik8s_linux_amd64.tar.gz").display()
+        ))
+        .env("KREW_ROOT", dir.join("root"))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    // krew reports on stderr.
+    let said = String::from_utf8_lossy(&installed.stderr).into_owned();
+    ok(installed);
+    assert!(said.contains("Installed plugin: minik8s"), "{said}");
+    let store = dir
+        .join("root/store/minik8s")
+        .join(format!("v{}", env!("CARGO_PKG_VERSION")));
+    assert!(store.join("kubectl_complete-minik8s").exists());
+    let path = format!(
+        "{}:{}",
+        dir.join("root/bin").display(),
+        std::env::var("PATH").unwrap()
+    );
+    let version = Command::new("kubectl")
+        .args(["minik8s", "version", "--client"])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok(version),
+        format!("Client Version: v{}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
