@@ -15,7 +15,7 @@ build: ## Build the minik8s binary
 	$(CARGO) build --locked --bin minik8s
 
 .PHONY: test
-test: fmt-check clippy unit integration image-test ## Everything CI runs: format, lints, unit and integration tests, image build
+test: fmt-check clippy lint-workflows unit integration e2e image-test ## Everything CI runs: format, lints, unit, integration and end-to-end tests, image build
 
 .PHONY: fmt-check
 fmt-check: ## Check formatting
@@ -32,6 +32,24 @@ unit: ## Unit tests and the CRD drift check (no cluster needed)
 .PHONY: integration
 integration: ## Integration tests against KUBECONFIG, or a local control plane started (and stopped) for them
 	$(CLUSTER)/run-integration.sh
+
+.PHONY: krew
+krew: ## The kubectl plugin as a krew archive and manifest for this platform, in target/krew/
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --locked --release --target x86_64-unknown-linux-gnu --bin minik8s
+	$(CLUSTER)/krew-package.sh $${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-gnu/release/minik8s linux amd64 target/krew
+	@echo "install: kubectl krew install --manifest=target/krew/minik8s.yaml --archive=target/krew/minik8s_linux_amd64.tar.gz"
+
+.PHONY: lint-workflows
+lint-workflows: ## Lint .github/workflows with actionlint
+	$(CLUSTER)/lint-workflows.sh
+
+.PHONY: e2e
+e2e: ## End-to-end journeys on minik8s as installed (chart + controllers under its accounts), local control plane
+	$(CLUSTER)/run-e2e.sh
+
+.PHONY: e2e-kind
+e2e-kind: ## The same journeys on a kind cluster with the image loaded and the chart installed (needs Docker)
+	$(CLUSTER)/run-e2e.sh kind
 
 .PHONY: bench
 bench: ## Benchmarks against the built-in controllers (not part of `make test`); JSON in target/bench/

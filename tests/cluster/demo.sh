@@ -45,18 +45,8 @@ helm upgrade --install minik8s "$root/charts/minik8s" --namespace "$release_ns" 
 kubectl get crd -o name | grep minik8s.dev
 
 say "starting the controllers with the chart's service account"
-token="$(kubectl create token minik8s -n "$release_ns" --duration 24h)"
-server="$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')"
-ca="$(kubectl config view --minify --raw --flatten -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')"
 sa_config="$MINIK8S_CACHE/demo-kubeconfig.yaml"
-cat > "$sa_config" <<CONFIG
-apiVersion: v1
-kind: Config
-clusters: [{name: demo, cluster: {server: "$server", certificate-authority-data: "$ca"}}]
-users: [{name: minik8s, user: {token: "$token"}}]
-contexts: [{name: demo, context: {cluster: demo, user: minik8s}}]
-current-context: demo
-CONFIG
+"$here/sa-kubeconfig.sh" "$release_ns" minik8s "$sa_config"
 # A controller-manager left from an earlier demo would hold the lease; stop it.
 pkill -f "release/minik8s controller-manager --leader-elect --health-address 127.0.0.1:18080" 2>/dev/null || true
 log="$MINIK8S_CACHE/demo-controller-manager.log"

@@ -26,4 +26,3 @@ mod roundtrip;
 mod runtime;
 mod scheduler;
 mod template_defaults;
-mod tutorial;
