@@ -6,6 +6,7 @@
 #   etcd                                                               <- go.etcd.io/etcd/server/v3
 #   kwok, kwokctl                                                      <- sigs.k8s.io/kwok
 #   helm (kept in a folder of its own, linked into the bin directory)  <- helm.sh/helm/v4
+#   metrics-server (likewise)                                          <- sigs.k8s.io/metrics-server
 #
 # Everything comes from the Go module proxy; nothing else is downloaded.
 set -euo pipefail
@@ -60,5 +61,16 @@ if [ ! -x "$helm_dir/helm" ]; then
   log "installed helm in $((SECONDS - t0))s"
 fi
 ln -sfn "$helm_dir/helm" "$bin/helm"
+
+# metrics-server, for the resource metrics API (kubectl top, HPAs) on the local control plane.
+ms_dir="$MINIK8S_CACHE/metrics-server-$METRICS_SERVER_VERSION"
+if [ ! -x "$ms_dir/metrics-server" ]; then
+  log "installing metrics-server $METRICS_SERVER_VERSION from sigs.k8s.io/metrics-server (first time only)"
+  t0=$SECONDS
+  mkdir -p "$ms_dir"
+  GOFLAGS="-trimpath" GOBIN="$ms_dir" go install -ldflags "-s -w" "sigs.k8s.io/metrics-server/cmd/metrics-server@$METRICS_SERVER_VERSION"
+  log "installed metrics-server in $((SECONDS - t0))s"
+fi
+ln -sfn "$ms_dir/metrics-server" "$bin/metrics-server"
 
 echo "$bin"

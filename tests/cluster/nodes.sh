@@ -17,6 +17,9 @@ metadata:
   annotations:
     kwok.x-k8s.io/node: fake
     node.alpha.kubernetes.io/ttl: "0"
+    # Where metrics-server reads this node's resource metrics: kwok-controller serves every
+    # node's on its own port (the node's kubelet port), told apart by the path.
+    metrics.k8s.io/resource-metrics-path: /metrics/nodes/kwok-node-$i/metrics/resource
   labels:
     kubernetes.io/hostname: kwok-node-$i
     kubernetes.io/os: linux

@@ -25,7 +25,7 @@ export PATH="$bin:$PATH" KWOK_KUBECTL_BINARY="$bin/kubectl"
 # made from an older tests/cluster/kwok.yaml is made anew, or tests would run on stale stages.
 stamp="$KWOK_WORKDIR/clusters/$MINIK8S_CLUSTER_NAME/minik8s-config.sha256"
 audit_args=()
-config_files=("$here/kwok.yaml" "$here/versions.env")
+config_files=("$here/kwok.yaml" "$here/versions.env" "$here"/metrics-server/*.yaml)
 if [ "${MINIK8S_AUDIT:-0}" = 1 ]; then
   audit_args=(--kube-audit-policy "$here/audit-policy.yaml")
   config_files+=("$here/audit-policy.yaml")
@@ -44,16 +44,27 @@ elif kwokctl get clusters 2>/dev/null | grep -qx "$MINIK8S_CLUSTER_NAME"; then
   kwokctl start cluster --name "$MINIK8S_CLUSTER_NAME" --wait 120s >&2
 else
   log "creating cluster '$MINIK8S_CLUSTER_NAME' (kube $KUBE_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION)"
+  # kwok.yaml plus where metrics-server's APIService and Service are (kwokctl runs the process
+  # itself and caches what it built from a source by the source's name: a directory named
+  # by the files' hash is never stale).
+  manifests="$MINIK8S_CACHE/metrics-server-manifests/$(cat "$here"/metrics-server/*.yaml | sha256sum | cut -c1-16)"
+  mkdir -p "$manifests" && cp "$here"/metrics-server/*.yaml "$manifests/"
+  kwok_config="$KWOK_WORKDIR/minik8s-$MINIK8S_CLUSTER_NAME-kwok.yaml"
+  mkdir -p "$KWOK_WORKDIR"
+  sed "s|^  bindAddress: 127.0.0.1$|&\n  metricsServerManifests: [\"$manifests\"]|" "$here/kwok.yaml" > "$kwok_config"
+  grep -q metricsServerManifests "$kwok_config" || { log "kwok.yaml has no 'bindAddress: 127.0.0.1' option line to add the metrics-server manifests after"; exit 1; }
   kwokctl create cluster \
     --name "$MINIK8S_CLUSTER_NAME" \
     --runtime binary \
     --kubeconfig "" \
-    --config "$here/kwok.yaml" \
+    --config "$kwok_config" \
     --kube-apiserver-binary "$bin/kube-apiserver" \
     --kube-controller-manager-binary "$bin/kube-controller-manager" \
     --kube-scheduler-binary "$bin/kube-scheduler" \
     --etcd-binary "$bin/etcd" \
     --kwok-controller-binary "$bin/kwok" \
+    --enable metrics-server \
+    --metrics-server-binary "$bin/metrics-server" \
     "${audit_args[@]}" \
     ${MINIK8S_KWOKCTL_ARGS:-} \
     --wait 120s >&2

@@ -19,6 +19,7 @@ mod endpoints;
 mod endpointslices;
 mod fixtures;
 mod hostile;
+mod hpa;
 mod leader_election;
 mod replicaset;
 mod rollout_cli;
