@@ -31,6 +31,11 @@ struct Scenario {
     mini_seconds: f64,
     /// mini / built-in; below 1 means minik8s was faster.
     ratio: f64,
+    /// API calls each side made about the bench namespace in the timed part (audit log).
+    #[serde(default)]
+    builtin_calls: common::Calls,
+    #[serde(default)]
+    mini_calls: common::Calls,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -61,36 +66,49 @@ async fn main() -> anyhow::Result<()> {
     let mut scenarios = Vec::new();
     // 1. Rolling update of 100 replicas.
     let mut times = [0.0; 2];
+    let mut calls: [common::Calls; 2] = Default::default();
     for (i, builtin) in [true, false].into_iter().enumerate() {
         let d = Twin::new(&client, builtin, "rolling");
         d.create(100, "1s").await?;
         d.wait_complete(100).await?;
         let start = Instant::now();
+        let from = common::now();
         d.set_image("app:v2").await?;
         d.wait_complete(100).await?;
         times[i] = start.elapsed().as_secs_f64();
+        calls[i] = d.calls_since(from).await?;
         eprintln!(
             "[bench] {setting}: {} rolling update of 100 in {:.1} s",
             d.kind(),
             times[i]
         );
     }
-    scenarios.push(scenario("rolling update, 100 replicas, 25%/25%", times));
+    scenarios.push(scenario(
+        "rolling update, 100 replicas, 25%/25%",
+        times,
+        std::mem::take(&mut calls),
+    ));
 
     // 2. 1000 replicas from nothing.
     for (i, builtin) in [true, false].into_iter().enumerate() {
         let d = Twin::new(&client, builtin, "thousand");
         let start = Instant::now();
+        let from = common::now();
         d.create(1000, "0s").await?;
         d.wait_complete(1000).await?;
         times[i] = start.elapsed().as_secs_f64();
+        calls[i] = d.calls_since(from).await?;
         eprintln!(
             "[bench] {setting}: {} 1000 replicas available in {:.1} s",
             d.kind(),
             times[i]
         );
     }
-    scenarios.push(scenario("1000 replicas from zero to available", times));
+    scenarios.push(scenario(
+        "1000 replicas from zero to available",
+        times,
+        std::mem::take(&mut calls),
+    ));
     tokio::time::sleep(Duration::from_secs(10)).await;
     let minik8s_rss_mib = common::rss_mib(controller.id())?;
     let kube_controller_manager_rss_mib = common::kube_controller_manager_rss_mib()?;
@@ -111,12 +129,18 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn scenario(name: &str, [builtin, mini]: [f64; 2]) -> Scenario {
+fn scenario(
+    name: &str,
+    [builtin, mini]: [f64; 2],
+    [builtin_calls, mini_calls]: [common::Calls; 2],
+) -> Scenario {
     Scenario {
         name: name.into(),
         builtin_seconds: builtin,
         mini_seconds: mini,
         ratio: mini / builtin,
+        builtin_calls,
+        mini_calls,
     }
 }
 
@@ -186,6 +210,21 @@ impl Twin {
         Ok(())
     }
 
+    /// The calls this twin's controllers made from `from` until now plus a settling moment
+    /// (the status writes after the last pod became available count too).
+    async fn calls_since(
+        &self,
+        from: k8s_openapi::jiff::Timestamp,
+    ) -> anyhow::Result<common::Calls> {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let caller = if self.builtin {
+            common::Caller::Builtin(&["deployment-controller", "replicaset-controller"])
+        } else {
+            common::Caller::Minik8s
+        };
+        common::calls(NAMESPACE, &caller, from, common::now()).await
+    }
+
     /// Waits until the current template's pods are all there and available.
     async fn wait_complete(&self, replicas: i64) -> anyhow::Result<()> {
         let start = Instant::now();
@@ -222,8 +261,15 @@ fn print_table(results: &[Result]) {
         "Deployments — built-in Deployment vs MiniDeployment (same cluster, equal client limits)"
     );
     println!(
-        "{:<10} {:>8} {:<40} {:>11} {:>11} {:>7}",
-        "setting", "limit", "scenario", "built-in", "minik8s", "ratio"
+        "{:<10} {:>8} {:<40} {:>11} {:>11} {:>7} {:>14} {:>14}",
+        "setting",
+        "limit",
+        "scenario",
+        "built-in",
+        "minik8s",
+        "ratio",
+        "built-in calls",
+        "minik8s calls"
     );
     for r in results {
         let limit = r.qps.map_or("none".to_string(), |q| {
@@ -231,8 +277,15 @@ fn print_table(results: &[Result]) {
         });
         for s in &r.scenarios {
             println!(
-                "{:<10} {:>8} {:<40} {:>9.1} s {:>9.1} s {:>7.2}",
-                r.setting, limit, s.name, s.builtin_seconds, s.mini_seconds, s.ratio
+                "{:<10} {:>8} {:<40} {:>9.1} s {:>9.1} s {:>7.2} {:>14} {:>14}",
+                r.setting,
+                limit,
+                s.name,
+                s.builtin_seconds,
+                s.mini_seconds,
+                s.ratio,
+                s.builtin_calls.cell(),
+                s.mini_calls.cell()
             );
         }
         println!(
@@ -244,5 +297,15 @@ fn print_table(results: &[Result]) {
             r.minik8s_rss_mib,
             r.minik8s_rss_mib / r.kube_controller_manager_rss_mib
         );
+    }
+    println!("calls: writes/all requests about the bench namespace (audit log; watches left out)");
+    for r in results {
+        for s in &r.scenarios {
+            common::print_calls(
+                &format!("{} {}", r.setting, s.name),
+                &s.builtin_calls,
+                &s.mini_calls,
+            );
+        }
     }
 }

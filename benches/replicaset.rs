@@ -38,6 +38,11 @@ struct Result {
     minik8s_rss_mib: f64,
     kube_controller_manager_rss_mib: f64,
     memory_ratio: f64,
+    /// API calls each made about the bench namespace (audit log), until its set settled.
+    #[serde(default)]
+    builtin_calls: common::Calls,
+    #[serde(default)]
+    mini_calls: common::Calls,
 }
 
 #[tokio::main]
@@ -56,13 +61,21 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     eprintln!("[bench] {setting}: built-in ReplicaSet, {REPLICAS} replicas");
+    let builtin_from = common::now();
     let builtin_seconds = time_to_ready::<ReplicaSet>(&client, "builtin").await?;
     eprintln!("[bench] {setting}: built-in ready in {builtin_seconds:.1} s; MiniReplicaSet next");
+    // Settled: the last status writes after readiness belong to the run.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mini_from = common::now();
     let mini_seconds = time_to_ready::<MiniReplicaSet>(&client, "mini").await?;
     eprintln!("[bench] {setting}: MiniReplicaSet ready in {mini_seconds:.1} s");
 
     // Steady state: both sets' pods exist and both managers cache them all.
     tokio::time::sleep(Duration::from_secs(10)).await;
+    let end = common::now();
+    let builtin = common::Caller::Builtin(&["replicaset-controller"]);
+    let builtin_calls = common::calls(NAMESPACE, &builtin, builtin_from, mini_from).await?;
+    let mini_calls = common::calls(NAMESPACE, &common::Caller::Minik8s, mini_from, end).await?;
     let minik8s_rss_mib = common::rss_mib(controller.id())?;
     let kcm_rss_mib = common::kube_controller_manager_rss_mib()?;
     controller.kill()?;
@@ -80,6 +93,8 @@ async fn main() -> anyhow::Result<()> {
         minik8s_rss_mib,
         kube_controller_manager_rss_mib: kcm_rss_mib,
         memory_ratio: minik8s_rss_mib / kcm_rss_mib,
+        builtin_calls,
+        mini_calls,
     };
     let path = common::save("replicaset", &setting, &result)?;
     print_table(&[result]);
@@ -142,7 +157,7 @@ fn print_table(results: &[Result]) {
         "1000 replicas created and Ready — built-in ReplicaSet vs MiniReplicaSet (same cluster)"
     );
     println!(
-        "{:<10} {:>10} {:>11} {:>11} {:>7} {:>9} {:>12} {:>12} {:>8}",
+        "{:<10} {:>10} {:>11} {:>11} {:>7} {:>9} {:>12} {:>12} {:>8} {:>14} {:>14}",
         "setting",
         "limit",
         "built-in s",
@@ -151,7 +166,9 @@ fn print_table(results: &[Result]) {
         "floor s",
         "minik8s MiB",
         "kcm MiB",
-        "mem ratio"
+        "mem ratio",
+        "built-in calls",
+        "minik8s calls"
     );
     for r in results {
         let limit = r.qps.map_or("none".to_string(), |q| {
@@ -161,7 +178,7 @@ fn print_table(results: &[Result]) {
             .floor_seconds
             .map_or("-".to_string(), |f| format!("{f:.1}"));
         println!(
-            "{:<10} {:>10} {:>11.1} {:>11.1} {:>7.2} {:>9} {:>12.1} {:>12.1} {:>8.2}",
+            "{:<10} {:>10} {:>11.1} {:>11.1} {:>7.2} {:>9} {:>12.1} {:>12.1} {:>8.2} {:>14} {:>14}",
             r.setting,
             limit,
             r.builtin_seconds,
@@ -170,7 +187,13 @@ fn print_table(results: &[Result]) {
             floor,
             r.minik8s_rss_mib,
             r.kube_controller_manager_rss_mib,
-            r.memory_ratio
+            r.memory_ratio,
+            r.builtin_calls.cell(),
+            r.mini_calls.cell()
         );
+    }
+    println!("calls: writes/all requests about the bench namespace (audit log; watches left out)");
+    for r in results {
+        common::print_calls(&r.setting, &r.builtin_calls, &r.mini_calls);
     }
 }

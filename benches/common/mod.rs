@@ -211,3 +211,121 @@ pub fn load_settings<T: DeserializeOwned>(
     }
     Ok(results)
 }
+
+/// Who made a call, as the API server's audit log names the client (its user agent).
+#[allow(dead_code)]
+pub enum Caller {
+    /// kube-controller-manager's controllers with these names (each has its own user agent,
+    /// `kube-controller-manager/… /replicaset-controller`).
+    Builtin(&'static [&'static str]),
+    /// The bench's minik8s controller manager.
+    Minik8s,
+}
+
+impl Caller {
+    fn made(&self, user_agent: &str) -> bool {
+        match self {
+            Self::Builtin(controllers) => {
+                user_agent.starts_with("kube-controller-manager/")
+                    && controllers
+                        .iter()
+                        .any(|c| user_agent.ends_with(&format!("/{c}")))
+            }
+            Self::Minik8s => user_agent.starts_with("minik8s-controller-manager/"),
+        }
+    }
+}
+
+/// The API calls one controller made about one namespace in a window, from the audit log:
+/// every request but watches (which last the whole run), by verb and resource.
+#[derive(Debug, Default, Clone, Serialize, serde::Deserialize)]
+pub struct Calls {
+    pub total: u64,
+    /// create, update, patch and delete.
+    pub writes: u64,
+    /// `verb resource[/subresource]` → calls.
+    pub by_kind: std::collections::BTreeMap<String, u64>,
+}
+
+impl Calls {
+    /// `writes/total`, as the tables print them.
+    #[allow(dead_code)]
+    pub fn cell(&self) -> String {
+        format!("{}/{}", self.writes, self.total)
+    }
+}
+
+/// Now, as the audit log's timestamps are written.
+#[allow(dead_code)]
+pub fn now() -> k8s_openapi::jiff::Timestamp {
+    k8s_openapi::jiff::Timestamp::now()
+}
+
+/// The calls `caller` made in `namespace` from `from` to `to` (received in that window),
+/// read from the audit log that tests/cluster/run-bench.sh turns on (`MINIK8S_AUDIT_LOG`).
+#[allow(dead_code)]
+pub async fn calls(
+    namespace: &str,
+    caller: &Caller,
+    from: k8s_openapi::jiff::Timestamp,
+    to: k8s_openapi::jiff::Timestamp,
+) -> anyhow::Result<Calls> {
+    use std::io::BufRead;
+    let path = std::env::var("MINIK8S_AUDIT_LOG")
+        .context("MINIK8S_AUDIT_LOG is not set: run the benchmarks through `make bench`")?;
+    // The log backend writes an event as its response completes; let the last ones land.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let file = std::fs::File::open(&path).with_context(|| format!("audit log {path}"))?;
+    let mut calls = Calls::default();
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line?;
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+            continue;
+        };
+        let object = &event["objectRef"];
+        if event["stage"] != "ResponseComplete"
+            || event["verb"] == "watch"
+            || object["namespace"] != namespace
+            || !caller.made(event["userAgent"].as_str().unwrap_or_default())
+        {
+            continue;
+        }
+        let Some(received) = event["requestReceivedTimestamp"]
+            .as_str()
+            .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+        else {
+            continue;
+        };
+        if received < from || received >= to {
+            continue;
+        }
+        let verb = event["verb"].as_str().unwrap_or_default();
+        let mut resource = object["resource"].as_str().unwrap_or_default().to_owned();
+        if let Some(sub) = object["subresource"].as_str() {
+            resource = format!("{resource}/{sub}");
+        }
+        calls.total += 1;
+        if matches!(verb, "create" | "update" | "patch" | "delete") {
+            calls.writes += 1;
+        }
+        *calls
+            .by_kind
+            .entry(format!("{verb} {resource}"))
+            .or_default() += 1;
+    }
+    Ok(calls)
+}
+
+/// Each side's calls by verb and resource, one line per kind either made.
+#[allow(dead_code)]
+pub fn print_calls(label: &str, builtin: &Calls, mini: &Calls) {
+    let kinds: std::collections::BTreeSet<&String> =
+        builtin.by_kind.keys().chain(mini.by_kind.keys()).collect();
+    for kind in kinds {
+        println!(
+            "  {label:<40} {kind:<32} {:>8} {:>8}",
+            builtin.by_kind.get(kind).copied().unwrap_or(0),
+            mini.by_kind.get(kind).copied().unwrap_or(0)
+        );
+    }
+}

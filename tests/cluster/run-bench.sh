@@ -27,13 +27,15 @@ mkdir -p "$MINIK8S_BENCH_OUT"
 # Makes the fresh cluster $1 (nodes: $2, kwokctl arguments: $3) and exports KUBECONFIG and the
 # pid file of its kube-controller-manager.
 cluster_up() {
-  export MINIK8S_CLUSTER_NAME="$1" MINIK8S_NODES="$2" MINIK8S_KWOKCTL_ARGS="$3"
+  # The audit log (metadata level): the benches count each controller's API calls in it.
+  export MINIK8S_CLUSTER_NAME="$1" MINIK8S_NODES="$2" MINIK8S_KWOKCTL_ARGS="$3" MINIK8S_AUDIT=1
   # shellcheck source=env.sh
   source "$here/env.sh"
   "$here/down.sh" 2>/dev/null || true
   KUBECONFIG="$("$here/up.sh")"
   local pids="$KWOK_WORKDIR/clusters/$MINIK8S_CLUSTER_NAME/pids"
-  export KUBECONFIG MINIK8S_KCM_PIDFILE="$pids/kube-controller-manager.pid"
+  export KUBECONFIG MINIK8S_KCM_PIDFILE="$pids/kube-controller-manager.pid" \
+    MINIK8S_AUDIT_LOG="$KWOK_WORKDIR/clusters/$MINIK8S_CLUSTER_NAME/logs/audit.log"
 }
 
 # MINIK8S_BENCHES: the benches to run (default: all of them).
