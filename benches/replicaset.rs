@@ -43,6 +43,13 @@ struct Result {
     builtin_calls: common::Calls,
     #[serde(default)]
     mini_calls: common::Calls,
+    /// The ceiling: the same 1000 pods made by a creator with no logic (no sets, no status,
+    /// no events; as many creates in flight as the API server takes), until all are Ready.
+    #[serde(default)]
+    ceiling_seconds: f64,
+    /// mini / ceiling.
+    #[serde(default)]
+    ratio_ceiling: f64,
 }
 
 #[tokio::main]
@@ -70,9 +77,14 @@ async fn main() -> anyhow::Result<()> {
     let mini_seconds = time_to_ready::<MiniReplicaSet>(&client, "mini").await?;
     eprintln!("[bench] {setting}: MiniReplicaSet ready in {mini_seconds:.1} s");
 
+    // Settled before the next measurement, as after the built-in one.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let end = common::now();
+    let ceiling_seconds = ceiling(&client, qps).await?;
+    eprintln!("[bench] {setting}: ceiling (pods made directly) Ready in {ceiling_seconds:.1} s");
+
     // Steady state: both sets' pods exist and both managers cache them all.
     tokio::time::sleep(Duration::from_secs(10)).await;
-    let end = common::now();
     let builtin = common::Caller::Builtin(&["replicaset-controller"]);
     let builtin_calls = common::calls(NAMESPACE, &builtin, builtin_from, mini_from).await?;
     let mini_calls = common::calls(NAMESPACE, &common::Caller::Minik8s, mini_from, end).await?;
@@ -95,11 +107,67 @@ async fn main() -> anyhow::Result<()> {
         memory_ratio: minik8s_rss_mib / kcm_rss_mib,
         builtin_calls,
         mini_calls,
+        ceiling_seconds,
+        ratio_ceiling: mini_seconds / ceiling_seconds,
     };
     let path = common::save("replicaset", &setting, &result)?;
     print_table(&[result]);
     eprintln!("[bench] wrote {}", path.display());
     Ok(())
+}
+
+/// The ceiling: creates the 1000 pods a set would, with as many requests in flight as a
+/// client with `qps` would have (unlimited: 64), and returns the seconds until all are Ready.
+async fn ceiling(client: &Client, qps: Option<f64>) -> anyhow::Result<f64> {
+    use futures::StreamExt;
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::ListParams;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
+    let manifest = |i: i32| -> anyhow::Result<Pod> {
+        Ok(serde_json::from_value(json!({
+            "metadata": {"name": format!("ceiling-{i}"), "labels": {"app": "ceiling"}},
+            "spec": {"containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10"}]}
+        }))?)
+    };
+    let start = Instant::now();
+    let limiter = qps.map(|q| Duration::from_secs_f64(1.0 / q));
+    let created: Vec<anyhow::Result<()>> = futures::stream::iter(0..REPLICAS)
+        .map(|i| {
+            let pods = pods.clone();
+            async move {
+                if let Some(every) = limiter {
+                    // The same request rate as the limited controllers.
+                    tokio::time::sleep_until((start + every * i as u32).into()).await;
+                }
+                pods.create(&PostParams::default(), &manifest(i)?).await?;
+                Ok(())
+            }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    created.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
+    let selector = ListParams::default().labels("app=ceiling");
+    loop {
+        let list = pods.list(&selector).await?;
+        let ready = list
+            .items
+            .iter()
+            .filter(|p| {
+                p.status
+                    .iter()
+                    .flat_map(|s| s.conditions.iter().flatten())
+                    .any(|c| c.type_ == "Ready" && c.status == "True")
+            })
+            .count();
+        if ready >= REPLICAS as usize {
+            return Ok(start.elapsed().as_secs_f64());
+        }
+        if start.elapsed() > TIMEOUT {
+            bail!("ceiling: only {ready} of {REPLICAS} ready after {TIMEOUT:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Creates a 1000-replica set of kind `K` and returns the seconds until all are Ready.
@@ -190,6 +258,12 @@ fn print_table(results: &[Result]) {
             r.memory_ratio,
             r.builtin_calls.cell(),
             r.mini_calls.cell()
+        );
+    }
+    for r in results {
+        println!(
+            "{:<10} ceiling (1000 pods made directly, no controller): {:.1} s; minik8s / ceiling {:.2}",
+            r.setting, r.ceiling_seconds, r.ratio_ceiling
         );
     }
     println!("calls: writes/all requests about the bench namespace (audit log; watches left out)");
