@@ -190,6 +190,7 @@ pub fn save<T: Serialize>(bench: &str, setting: &str, result: &T) -> anyhow::Res
 }
 
 /// The results of every setting measured so far, for `--summary`.
+#[allow(dead_code)]
 pub fn load<T: DeserializeOwned>(bench: &str) -> anyhow::Result<Vec<T>> {
     load_settings(bench, &["limited", "unlimited"])
 }
@@ -270,13 +271,39 @@ pub async fn calls(
     from: k8s_openapi::jiff::Timestamp,
     to: k8s_openapi::jiff::Timestamp,
 ) -> anyhow::Result<Calls> {
-    use std::io::BufRead;
     let path = std::env::var("MINIK8S_AUDIT_LOG")
         .context("MINIK8S_AUDIT_LOG is not set: run the benchmarks through `make bench`")?;
     // The log backend writes an event as its response completes; let the last ones land.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let file = std::fs::File::open(&path).with_context(|| format!("audit log {path}"))?;
+    // The API server rotates the log at 100 MB (audit-<time>.log beside it): read them all.
+    let path = std::path::Path::new(&path);
+    let dir = path.parent().context("the audit log's directory")?;
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("{}", dir.display()))? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if name.starts_with("audit") && name.ends_with(".log") {
+            files.push(dir.join(name));
+        }
+    }
     let mut calls = Calls::default();
+    for file in files {
+        let file =
+            std::fs::File::open(&file).with_context(|| format!("audit log {}", file.display()))?;
+        count_calls(file, namespace, caller, from, to, &mut calls)?;
+    }
+    Ok(calls)
+}
+
+/// Adds the calls of one audit log file to `calls`.
+fn count_calls(
+    file: std::fs::File,
+    namespace: &str,
+    caller: &Caller,
+    from: k8s_openapi::jiff::Timestamp,
+    to: k8s_openapi::jiff::Timestamp,
+    calls: &mut Calls,
+) -> anyhow::Result<()> {
+    use std::io::BufRead;
     for line in std::io::BufReader::new(file).lines() {
         let line = line?;
         let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
@@ -313,7 +340,7 @@ pub async fn calls(
             .entry(format!("{verb} {resource}"))
             .or_default() += 1;
     }
-    Ok(calls)
+    Ok(())
 }
 
 /// Each side's calls by verb and resource, one line per kind either made.

@@ -19,7 +19,7 @@ log() { printf '[bench] %s\n' "$*" >&2; }
 cd "$root"
 log "building minik8s (release)"
 cargo build --locked --release --bin minik8s
-cargo bench --locked --no-run --bench replicaset --bench deployment --bench endpoints --bench scheduler
+cargo bench --locked --no-run --bench replicaset --bench deployment --bench endpoints --bench scheduler --bench scale
 export MINIK8S_BIN="${CARGO_TARGET_DIR:-$root/target}/release/minik8s"
 export MINIK8S_BENCH_OUT="$root/target/bench"
 mkdir -p "$MINIK8S_BENCH_OUT"
@@ -39,7 +39,7 @@ cluster_up() {
 }
 
 # MINIK8S_BENCHES: the benches to run (default: all of them).
-benches="${MINIK8S_BENCHES:-replicaset deployment endpoints scheduler}"
+benches="${MINIK8S_BENCHES:-replicaset deployment endpoints scheduler scale}"
 wants() { [[ " $benches " == *" $1 "* ]]; }
 
 run_setting() {
@@ -79,6 +79,14 @@ if [ ${#controllers[@]} -gt 0 ]; then
   for bench in "${controllers[@]}"; do
     cargo bench --locked --bench "$bench" -- --summary
   done
+fi
+# 10,000 pods (and the rollouts' surge) on nodes of 110 pods each: 120 nodes, no limits.
+if wants scale; then
+  cluster_up minik8s-bench-scale 120 "--disable-qps-limits"
+  kubectl apply --server-side --force-conflicts -f crds/ >/dev/null
+  log "scale on cluster $MINIK8S_CLUSTER_NAME"
+  cargo bench --locked --bench scale -- --setting unlimited
+  "$here/down.sh" 2>/dev/null || true
 fi
 if wants scheduler; then
   run_scheduler_setting limited "" 500

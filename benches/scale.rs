@@ -1,0 +1,432 @@
+//! `make bench` (through tests/cluster/run-bench.sh): 100 Deployments of 50 replicas and their
+//! 100 MiniDeployment twins (10,000 pods), each side created, all rolled at once, then scaled
+//! down to 10, with no client limits. Per side and phase: the time, the API calls (audit log),
+//! the CPU seconds and the peak resident memory of its controller manager; and while the
+//! rollout runs, how long a new set of one pod waits to be served. At the end, the memory each
+//! manager spends per cached pod.
+//!
+//!   --setting unlimited   run against the cluster in KUBECONFIG (120 nodes)
+//!   --summary             print the table of the last run
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use kube::api::{DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::core::ApiResource;
+use kube::{Api, Client, Resource};
+use minik8s::api::{MiniDeployment, MiniReplicaSet};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+const NAMESPACE: &str = "bench-scale";
+const DEPLOYMENTS: usize = 100;
+const REPLICAS: i64 = 50;
+const SCALED_DOWN: i64 = 10;
+const TIMEOUT: Duration = Duration::from_secs(1200);
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Phase {
+    name: String,
+    builtin_seconds: f64,
+    mini_seconds: f64,
+    builtin_calls: common::Calls,
+    mini_calls: common::Calls,
+    /// CPU seconds (user + system) of each controller manager during the phase.
+    builtin_cpu_seconds: f64,
+    mini_cpu_seconds: f64,
+    /// Highest resident memory sampled during the phase, MiB.
+    builtin_peak_mib: f64,
+    mini_peak_mib: f64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Result {
+    setting: String,
+    phases: Vec<Phase>,
+    /// Seconds until a new set of one pod had its pod, made while every set rolls.
+    builtin_probe_seconds: f64,
+    mini_probe_seconds: f64,
+    /// Resident memory per pod in the managers' caches, KiB: (RSS with every pod of both
+    /// sides cached − RSS before any) / pods.
+    builtin_kib_per_pod: f64,
+    mini_kib_per_pod: f64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let Some(run) = common::start(NAMESPACE, "replicaset,deployment").await? else {
+        print_table(&common::load_settings::<Result>("scale", &["unlimited"])?);
+        return Ok(());
+    };
+    let common::Run {
+        setting,
+        qps,
+        burst,
+        client,
+        mut controller,
+    } = run;
+    if qps.is_some() || burst.is_some() {
+        bail!("the scale scenario runs without client limits only (--setting unlimited)");
+    }
+    let kcm: u32 = std::fs::read_to_string(std::env::var("MINIK8S_KCM_PIDFILE")?)?
+        .trim()
+        .parse()?;
+    let mini = controller.id();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let base = [
+        common::kube_controller_manager_rss_mib()?,
+        common::rss_mib(mini)?,
+    ];
+
+    let sides = [Side::new(&client, true), Side::new(&client, false)];
+    let mut result = Result {
+        setting: setting.clone(),
+        ..Result::default()
+    };
+    // Both sides' pods exist from here on, as they would on a shared cluster.
+    let mut phase = Phase::named("create 100 × 50 replicas");
+    for (i, side) in sides.iter().enumerate() {
+        let m = Measure::start(side, [kcm, mini][i]);
+        side.create_all().await?;
+        side.wait_all(REPLICAS).await?;
+        m.finish(side, &mut phase).await?;
+    }
+    let cached = [common::rss_mib(kcm)?, common::rss_mib(mini)?];
+    let pods = (2 * DEPLOYMENTS) as f64 * REPLICAS as f64;
+    result.builtin_kib_per_pod = (cached[0] - base[0]) * 1024.0 / pods;
+    result.mini_kib_per_pod = (cached[1] - base[1]) * 1024.0 / pods;
+    result.phases.push(phase);
+
+    let mut phase = Phase::named("roll all 100 at once");
+    for (i, side) in sides.iter().enumerate() {
+        let m = Measure::start(side, [kcm, mini][i]);
+        side.patch_all(json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "app:v2"}]}}}}))
+            .await?;
+        // Served while the rollout keeps the controller busy.
+        let probe = side.probe().await?;
+        if side.builtin {
+            result.builtin_probe_seconds = probe;
+        } else {
+            result.mini_probe_seconds = probe;
+        }
+        side.wait_all(REPLICAS).await?;
+        m.finish(side, &mut phase).await?;
+    }
+    result.phases.push(phase);
+
+    let mut phase = Phase::named("scale all down to 10");
+    for (i, side) in sides.iter().enumerate() {
+        let m = Measure::start(side, [kcm, mini][i]);
+        side.patch_all(json!({"spec": {"replicas": SCALED_DOWN}}))
+            .await?;
+        side.wait_all(SCALED_DOWN).await?;
+        m.finish(side, &mut phase).await?;
+    }
+    result.phases.push(phase);
+
+    controller.kill()?;
+    let _ = controller.wait();
+    let path = common::save("scale", &setting, &result)?;
+    print_table(&[result]);
+    eprintln!("[bench] wrote {}", path.display());
+    Ok(())
+}
+
+impl Phase {
+    fn named(name: &str) -> Self {
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// One side's measurement of one phase: wall time, CPU time, and memory sampled each second.
+struct Measure {
+    pid: u32,
+    from: k8s_openapi::jiff::Timestamp,
+    start: Instant,
+    cpu: f64,
+    peak: std::sync::Arc<std::sync::Mutex<f64>>,
+    sampler: tokio::task::JoinHandle<()>,
+}
+
+impl Measure {
+    fn start(side: &Side, pid: u32) -> Self {
+        let peak = std::sync::Arc::new(std::sync::Mutex::new(0.0_f64));
+        let sampled = peak.clone();
+        let sampler = tokio::spawn(async move {
+            loop {
+                if let Ok(mib) = common::rss_mib(pid) {
+                    let mut peak = sampled.lock().unwrap();
+                    *peak = peak.max(mib);
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        });
+        eprintln!("[bench] {} side: phase starts", side.label());
+        Self {
+            pid,
+            from: common::now(),
+            start: Instant::now(),
+            cpu: cpu_seconds(pid).unwrap_or(0.0),
+            peak,
+            sampler,
+        }
+    }
+
+    async fn finish(self, side: &Side, phase: &mut Phase) -> anyhow::Result<()> {
+        let seconds = self.start.elapsed().as_secs_f64();
+        // Status writes right after the last pod count too.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        self.sampler.abort();
+        let cpu = cpu_seconds(self.pid)? - self.cpu;
+        let peak = *self.peak.lock().unwrap();
+        let calls = common::calls(NAMESPACE, &side.caller(), self.from, common::now()).await?;
+        eprintln!(
+            "[bench] {} {}: {seconds:.1} s, {} calls, {cpu:.1} CPU s, peak {peak:.0} MiB",
+            side.label(),
+            phase.name,
+            calls.total
+        );
+        if side.builtin {
+            (phase.builtin_seconds, phase.builtin_calls) = (seconds, calls);
+            (phase.builtin_cpu_seconds, phase.builtin_peak_mib) = (cpu, peak);
+        } else {
+            (phase.mini_seconds, phase.mini_calls) = (seconds, calls);
+            (phase.mini_cpu_seconds, phase.mini_peak_mib) = (cpu, peak);
+        }
+        Ok(())
+    }
+}
+
+/// User and system CPU seconds of a process so far.
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The fields after the command (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("/proc/PID/stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
+    Ok(ticks / 100.0)
+}
+
+/// One side: 100 Deployments or 100 MiniDeployments, handled alike.
+struct Side {
+    client: Client,
+    api: Api<DynamicObject>,
+    builtin: bool,
+}
+
+impl Side {
+    fn new(client: &Client, builtin: bool) -> Self {
+        let resource = if builtin {
+            ApiResource::erase::<Deployment>(&())
+        } else {
+            ApiResource::erase::<MiniDeployment>(&())
+        };
+        Self {
+            client: client.clone(),
+            api: Api::namespaced_with(client.clone(), NAMESPACE, &resource),
+            builtin,
+        }
+    }
+
+    fn label(&self) -> &'static str {
+        if self.builtin { "built-in" } else { "minik8s" }
+    }
+
+    fn caller(&self) -> common::Caller {
+        if self.builtin {
+            common::Caller::Builtin(&["deployment-controller", "replicaset-controller"])
+        } else {
+            common::Caller::Minik8s
+        }
+    }
+
+    fn name(&self, i: usize) -> String {
+        format!("{}-{i:03}", if self.builtin { "builtin" } else { "mini" })
+    }
+
+    async fn create_all(&self) -> anyhow::Result<()> {
+        let (api_version, kind) = if self.builtin {
+            (Deployment::api_version(&()), Deployment::kind(&()))
+        } else {
+            (MiniDeployment::api_version(&()), MiniDeployment::kind(&()))
+        };
+        let made: Vec<anyhow::Result<()>> = futures::stream::iter(0..DEPLOYMENTS)
+            .map(|i| {
+                let name = self.name(i);
+                let manifest = json!({
+                    "apiVersion": api_version, "kind": kind,
+                    "metadata": {"name": name},
+                    "spec": {
+                        "replicas": REPLICAS,
+                        "selector": {"matchLabels": {"app": name}},
+                        "template": {
+                            "metadata": {"labels": {"app": name}},
+                            "spec": {"containers": [{"name": "app", "image": "app:v1"}]}
+                        }
+                    }
+                });
+                async move {
+                    self.api
+                        .create(&PostParams::default(), &serde_json::from_value(manifest)?)
+                        .await?;
+                    Ok(())
+                }
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        made.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
+        Ok(())
+    }
+
+    async fn patch_all(&self, patch: Value) -> anyhow::Result<()> {
+        let patched: Vec<anyhow::Result<()>> = futures::stream::iter(0..DEPLOYMENTS)
+            .map(|i| {
+                let (name, patch) = (self.name(i), &patch);
+                async move {
+                    self.api
+                        .patch(&name, &PatchParams::default(), &Patch::Merge(patch))
+                        .await?;
+                    Ok(())
+                }
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        patched.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
+        Ok(())
+    }
+
+    /// Waits until every object of this side has `replicas` updated, available pods and no
+    /// others, for its current generation.
+    async fn wait_all(&self, replicas: i64) -> anyhow::Result<()> {
+        let start = Instant::now();
+        let mut last = Instant::now();
+        loop {
+            let list = self.api.list(&ListParams::default()).await?;
+            let n = |v: &Value| v.as_i64().unwrap_or(0);
+            let done = list
+                .items
+                .iter()
+                .filter(|d| {
+                    let s = &d.data["status"];
+                    d.metadata.generation.unwrap_or(0) <= n(&s["observedGeneration"])
+                        && [
+                            n(&s["updatedReplicas"]),
+                            n(&s["replicas"]),
+                            n(&s["availableReplicas"]),
+                        ] == [replicas; 3]
+                })
+                .count();
+            if done == DEPLOYMENTS {
+                return Ok(());
+            }
+            if start.elapsed() > TIMEOUT {
+                bail!(
+                    "{}: {done} of {DEPLOYMENTS} done after {TIMEOUT:?}",
+                    self.label()
+                );
+            }
+            if last.elapsed() > Duration::from_secs(15) {
+                eprintln!(
+                    "[bench]   {}: {done}/{DEPLOYMENTS} done after {:.0} s",
+                    self.label(),
+                    start.elapsed().as_secs_f64()
+                );
+                last = Instant::now();
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// A set of one pod made now; the seconds until its controller has made the pod.
+    async fn probe(&self) -> anyhow::Result<f64> {
+        let resource = if self.builtin {
+            ApiResource::erase::<ReplicaSet>(&())
+        } else {
+            ApiResource::erase::<MiniReplicaSet>(&())
+        };
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), NAMESPACE, &resource);
+        let name = format!("probe-{}", self.label());
+        let manifest = json!({
+            "apiVersion": resource.api_version, "kind": resource.kind,
+            "metadata": {"name": name},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}},
+                             "spec": {"containers": [{"name": "app", "image": "app:v1"}]}}
+            }
+        });
+        let start = Instant::now();
+        api.create(&PostParams::default(), &serde_json::from_value(manifest)?)
+            .await?;
+        let pods: Api<k8s_openapi::api::core::v1::Pod> =
+            Api::namespaced(self.client.clone(), NAMESPACE);
+        let selector = ListParams::default().labels(&format!("app={name}"));
+        loop {
+            if !pods.list(&selector).await?.items.is_empty() {
+                return Ok(start.elapsed().as_secs_f64());
+            }
+            if start.elapsed() > Duration::from_secs(120) {
+                bail!("{name} had no pod after 120 s");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn print_table(results: &[Result]) {
+    println!();
+    println!("Scale — 100 × 50 replicas per side (10,000 pods), no client limits, same cluster");
+    println!(
+        "{:<28} {:>11} {:>11} {:>7} {:>15} {:>15} {:>9} {:>9} {:>10} {:>10}",
+        "phase",
+        "built-in",
+        "minik8s",
+        "ratio",
+        "built-in calls",
+        "minik8s calls",
+        "kcm CPU",
+        "mk8s CPU",
+        "kcm peak",
+        "mk8s peak"
+    );
+    for r in results {
+        for p in &r.phases {
+            println!(
+                "{:<28} {:>9.1} s {:>9.1} s {:>7.2} {:>15} {:>15} {:>7.1} s {:>7.1} s {:>6.0} MiB {:>6.0} MiB",
+                p.name,
+                p.builtin_seconds,
+                p.mini_seconds,
+                p.mini_seconds / p.builtin_seconds,
+                p.builtin_calls.cell(),
+                p.mini_calls.cell(),
+                p.builtin_cpu_seconds,
+                p.mini_cpu_seconds,
+                p.builtin_peak_mib,
+                p.mini_peak_mib
+            );
+        }
+        println!(
+            "a new set of one pod served during the rollout: built-in {:.2} s, minik8s {:.2} s",
+            r.builtin_probe_seconds, r.mini_probe_seconds
+        );
+        println!(
+            "resident memory per cached pod: kube-controller-manager {:.1} KiB, minik8s {:.1} KiB",
+            r.builtin_kib_per_pod, r.mini_kib_per_pod
+        );
+    }
+}
