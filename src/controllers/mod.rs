@@ -14,6 +14,7 @@ pub mod queue;
 pub mod ranking;
 pub mod replicaset;
 pub mod slow_start;
+pub mod written;
 
 #[cfg(test)]
 mod upstream_tests;

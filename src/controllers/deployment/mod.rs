@@ -26,6 +26,7 @@ use crate::api::{MiniDeployment, MiniReplicaSet};
 use crate::controllers::backoff::Backoff;
 use crate::controllers::driver;
 use crate::controllers::driver::Action;
+use crate::controllers::written::Written;
 use crate::runtime::api_error;
 use crate::runtime::events::EventRecorder;
 use crate::runtime::informer::{Cache, Informer};
@@ -41,6 +42,8 @@ pub struct Context {
     pub pods: Arc<Cache<Pod>>,
     pub events: EventRecorder,
     pub backoff: Backoff,
+    /// What the last sync of each deployment wrote, until the cache shows it.
+    pub written: Written<MiniDeployment>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +99,7 @@ impl DeploymentController {
             pods: pods.cache(),
             events,
             backoff: Backoff::reported_as(CONTROLLER_NAME),
+            written: Written::default(),
         });
         Self {
             watch,
@@ -130,6 +134,18 @@ impl DeploymentController {
 impl driver::Bookkeeping for Context {
     fn backoff(&self) -> &Backoff {
         &self.backoff
+    }
+
+    fn forget(&self, key: &str, uid: Option<&str>) {
+        self.backoff.forget(key);
+        if let Some(uid) = uid {
+            self.written.forget(uid);
+        }
+    }
+
+    fn retain(&self, live: &driver::Live) {
+        self.backoff.retain(|key| live.keys.contains(key));
+        self.written.retain(|uid| live.uids.contains(uid));
     }
 }
 

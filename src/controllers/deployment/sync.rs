@@ -26,10 +26,17 @@ use crate::runtime::label_selector;
 
 type Set = Arc<MiniReplicaSet>;
 
-pub async fn sync(d: &MiniDeployment, ctx: &Context) -> Result<Action, Error> {
-    let mut run = Run::new(d.clone(), ctx);
+pub async fn sync(cached: &MiniDeployment, ctx: &Context) -> Result<Action, Error> {
+    // The copy this controller last wrote, when the cache has not caught up with it yet.
+    let mut run = Run::new(ctx.written.freshest(cached), ctx);
+    let result = sync_run(&mut run).await;
+    ctx.written.record(cached, &run.d);
+    result
+}
+
+async fn sync_run(run: &mut Run<'_>) -> Result<Action, Error> {
     let sets = run.claim_replica_sets().await?;
-    if d.meta().deletion_timestamp.is_some() {
+    if run.d.meta().deletion_timestamp.is_some() {
         let (new, old) = run.new_and_old(&sets, false).await?;
         return run
             .write_status(status::calculate(

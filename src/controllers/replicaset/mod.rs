@@ -26,6 +26,7 @@ use crate::api::MiniReplicaSet;
 use crate::controllers::backoff::Backoff;
 use crate::controllers::driver;
 use crate::controllers::expectations::Expectations;
+use crate::controllers::written::Written;
 use crate::runtime::events::EventRecorder;
 use crate::runtime::informer::{Cache, Informer};
 
@@ -47,6 +48,8 @@ pub struct Context {
     pub expectations: Arc<Expectations>,
     pub events: EventRecorder,
     pub backoff: Backoff,
+    /// The status each set's last sync wrote, until the cache shows it.
+    pub written: Written<MiniReplicaSet>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +98,7 @@ impl ReplicaSetController {
             expectations,
             events,
             backoff: Backoff::reported_as(CONTROLLER_NAME),
+            written: Written::default(),
         });
         Self {
             watch,
@@ -135,5 +139,19 @@ impl driver::Bookkeeping for Context {
 
     fn expectations(&self) -> Option<&Expectations> {
         Some(&self.expectations)
+    }
+
+    fn forget(&self, key: &str, uid: Option<&str>) {
+        self.backoff.forget(key);
+        if let Some(uid) = uid {
+            self.expectations.forget(uid);
+            self.written.forget(uid);
+        }
+    }
+
+    fn retain(&self, live: &driver::Live) {
+        self.backoff.retain(|key| live.keys.contains(key));
+        self.expectations.retain(|uid| live.uids.contains(uid));
+        self.written.retain(|uid| live.uids.contains(uid));
     }
 }

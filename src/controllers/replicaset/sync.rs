@@ -31,8 +31,12 @@ pub fn sync_boxed<'a>(
     Box::pin(sync(rs, ctx))
 }
 
-#[tracing::instrument(skip_all, fields(replicaset = %format!("{}/{}", rs.namespace().unwrap_or_default(), rs.name_any())))]
-async fn sync(rs: &MiniReplicaSet, ctx: &Context) -> Result<Action, Error> {
+#[tracing::instrument(skip_all, fields(replicaset = %format!("{}/{}", cached.namespace().unwrap_or_default(), cached.name_any())))]
+async fn sync(cached: &MiniReplicaSet, ctx: &Context) -> Result<Action, Error> {
+    // The copy this controller last wrote, when the cache has not caught up with it yet: its
+    // status is what the next write is compared with.
+    let fresh = ctx.written.freshest(cached);
+    let rs = &fresh;
     let namespace = rs.namespace().unwrap_or_default();
     let uid = rs.uid().unwrap_or_default();
     let needs_sync = ctx.expectations.satisfied(&uid, Instant::now());
@@ -72,12 +76,14 @@ async fn sync(rs: &MiniReplicaSet, ctx: &Context) -> Result<Action, Error> {
             "kind": MiniReplicaSet::kind(&()),
             "status": new_status,
         });
-        api.patch_status(
-            &rs.name_any(),
-            &PatchParams::apply(CONTROLLER_NAME).force(),
-            &Patch::Apply(&body),
-        )
-        .await?;
+        let written = api
+            .patch_status(
+                &rs.name_any(),
+                &PatchParams::apply(CONTROLLER_NAME).force(),
+                &Patch::Apply(&body),
+            )
+            .await?;
+        ctx.written.record(cached, &written);
     }
     if let Some(failure) = failure {
         return Err(Error::ManageReplicas(failure.message));
