@@ -52,25 +52,22 @@ build_kube etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
 go_install kwok "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
 go_install kwokctl "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
 
-helm_dir="$MINIK8S_CACHE/helm-$HELM_VERSION"
-if [ ! -x "$helm_dir/helm" ]; then
-  log "installing helm $HELM_VERSION from helm.sh/helm/v4 (first time only)"
-  t0=$SECONDS
-  mkdir -p "$helm_dir"
-  GOFLAGS="-trimpath" GOBIN="$helm_dir" go install -ldflags "-s -w" "helm.sh/helm/v4/cmd/helm@$HELM_VERSION"
-  log "installed helm in $((SECONDS - t0))s"
-fi
-ln -sfn "$helm_dir/helm" "$bin/helm"
-
+# A tool kept in a folder of its own, keyed by its version (so a new version of it does not
+# rebuild the control plane), linked into the bin directory.
+go_install_own_folder() {
+  local name="$1" module="$2" version="$3"
+  local dir="$MINIK8S_CACHE/$name-$version"
+  if [ ! -x "$dir/$name" ]; then
+    log "installing $name $version from ${module%/cmd/*} (first time only)"
+    local t0=$SECONDS
+    mkdir -p "$dir"
+    GOFLAGS="-trimpath" GOBIN="$dir" go install -ldflags "-s -w" "$module@$version"
+    log "installed $name in $((SECONDS - t0))s"
+  fi
+  ln -sfn "$dir/$name" "$bin/$name"
+}
+go_install_own_folder helm helm.sh/helm/v4/cmd/helm "$HELM_VERSION"
 # metrics-server, for the resource metrics API (kubectl top, HPAs) on the local control plane.
-ms_dir="$MINIK8S_CACHE/metrics-server-$METRICS_SERVER_VERSION"
-if [ ! -x "$ms_dir/metrics-server" ]; then
-  log "installing metrics-server $METRICS_SERVER_VERSION from sigs.k8s.io/metrics-server (first time only)"
-  t0=$SECONDS
-  mkdir -p "$ms_dir"
-  GOFLAGS="-trimpath" GOBIN="$ms_dir" go install -ldflags "-s -w" "sigs.k8s.io/metrics-server/cmd/metrics-server@$METRICS_SERVER_VERSION"
-  log "installed metrics-server in $((SECONDS - t0))s"
-fi
-ln -sfn "$ms_dir/metrics-server" "$bin/metrics-server"
+go_install_own_folder metrics-server sigs.k8s.io/metrics-server/cmd/metrics-server "$METRICS_SERVER_VERSION"
 
 echo "$bin"

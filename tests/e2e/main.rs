@@ -7,6 +7,8 @@
 
 mod bootcamp;
 mod helm_test;
+#[path = "../shared/kubelet.rs"]
+mod kubelet;
 mod scheduler;
 mod service;
 mod support;

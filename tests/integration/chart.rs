@@ -11,6 +11,7 @@ use minik8s::api::{MiniDeployment, MiniEndpoints, MiniService};
 use serde_json::json;
 
 use crate::common::{TestNamespace, controller_manager_process, eventually, kubectl};
+use crate::kubelet::service_account_kubeconfig;
 
 fn chart() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -209,50 +210,17 @@ async fn the_chart_installs_into_a_restricted_namespace_passes_helm_test_and_uni
                 .unwrap()
         })
     };
-    let test_pod = format!("{release}-minik8s-test");
-    eventually(
-        Duration::from_secs(60),
-        "the helm test pod running",
-        || async {
-            pods.get_opt(&test_pod)
-                .await
-                .unwrap()
-                .is_some_and(|p| p.status.and_then(|s| s.phase).as_deref() == Some("Running"))
-        },
-    )
-    .await;
-    let pod = pods.get(&test_pod).await.unwrap();
-    let spec = pod.spec.unwrap();
-    let args = spec.containers[0].args.clone().unwrap();
-    assert_eq!(args[0], "selftest", "{args:?}");
-    let account = spec.service_account_name.unwrap();
-    let test_config = std::env::temp_dir().join(format!("{}-test-kubeconfig.json", ns.name));
-    service_account_kubeconfig(&ns.name, &account, &test_config);
-    let selftest = Command::new(env!("CARGO_BIN_EXE_minik8s"))
-        .args(&args)
-        .env("KUBECONFIG", &test_config)
-        .output()
-        .unwrap();
-    let printed = String::from_utf8_lossy(&selftest.stdout).into_owned();
+    let run =
+        crate::kubelet::run_helm_test_pod(&ns.client, &ns.name, Duration::from_secs(60)).await;
+    assert_eq!(run.args[0], "selftest", "{:?}", run.args);
+    let printed = String::from_utf8_lossy(&run.output.stdout).into_owned();
     assert!(
-        selftest.status.success(),
+        run.output.status.success(),
         "minik8s {}: {printed}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&selftest.stderr)
+        run.args.join(" "),
+        String::from_utf8_lossy(&run.output.stderr)
     );
     assert!(printed.contains("ready (1/1 pods)"), "{printed}");
-    let now = chrono_now();
-    let status = json!({"status": {
-        "phase": "Succeeded",
-        "containerStatuses": [{
-            "name": "selftest", "image": spec.containers[0].image, "imageID": "", "ready": false,
-            "restartCount": 0,
-            "state": {"terminated": {"exitCode": 0, "reason": "Completed", "startedAt": now, "finishedAt": now}}
-        }]
-    }});
-    pods.patch_status(&test_pod, &PatchParams::default(), &Patch::Merge(&status))
-        .await
-        .unwrap();
     let tested = test.join().unwrap();
     let report = String::from_utf8_lossy(&tested.stdout);
     assert!(
@@ -310,13 +278,7 @@ async fn the_chart_installs_into_a_restricted_namespace_passes_helm_test_and_uni
     // The CRDs stay (they are the test run's here; a release's own are kept by crds.keep).
     kubectl(&["get", "crd", "minireplicasets.minik8s.dev"]);
     let _ = std::fs::remove_file(&config);
-    let _ = std::fs::remove_file(&test_config);
     ns.cleanup().await;
-}
-
-/// An RFC 3339 timestamp of now, for a container's state.
-fn chrono_now() -> String {
-    format!("{:.0}", k8s_openapi::jiff::Timestamp::now())
 }
 
 /// The aggregated roles: a user bound to the built-in `edit` role in a namespace may create
@@ -482,43 +444,6 @@ fn install_release(
     let config = std::env::temp_dir().join(format!("{}-{account}-kubeconfig.json", ns.name));
     service_account_kubeconfig(&ns.name, &format!("{release}-{account}"), &config);
     (release, config)
-}
-
-/// A kubeconfig for the chart's service account, from a fresh token.
-fn service_account_kubeconfig(namespace: &str, account: &str, path: &Path) {
-    let token = kubectl(&[
-        "create",
-        "token",
-        account,
-        "--namespace",
-        namespace,
-        "--duration",
-        "1h",
-    ]);
-    let server = kubectl(&[
-        "config",
-        "view",
-        "--minify",
-        "-o",
-        "jsonpath={.clusters[0].cluster.server}",
-    ]);
-    let ca = kubectl(&[
-        "config",
-        "view",
-        "--minify",
-        "--raw",
-        "--flatten",
-        "-o",
-        "jsonpath={.clusters[0].cluster.certificate-authority-data}",
-    ]);
-    let config = json!({
-        "apiVersion": "v1", "kind": "Config",
-        "clusters": [{"name": "c", "cluster": {"server": server, "certificate-authority-data": ca}}],
-        "users": [{"name": account, "user": {"token": token.trim()}}],
-        "contexts": [{"name": "sa", "context": {"cluster": "c", "user": account, "namespace": namespace}}],
-        "current-context": "sa"
-    });
-    std::fs::write(path, serde_json::to_string(&config).unwrap()).unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

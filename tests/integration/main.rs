@@ -20,6 +20,8 @@ mod endpointslices;
 mod fixtures;
 mod hostile;
 mod hpa;
+#[path = "../shared/kubelet.rs"]
+mod kubelet;
 mod leader_election;
 mod replicaset;
 mod rollout_cli;
