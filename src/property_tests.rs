@@ -246,7 +246,7 @@ fn shuffle<T>(items: &mut [T], mut seed: u64) {
 }
 
 /// Pods that differ in everything the ranking looks at.
-fn pod() -> impl Strategy<Value = k8s_openapi::api::core::v1::Pod> {
+fn pod() -> impl Strategy<Value = crate::controllers::cached_pod::CachedPod> {
     (
         any::<u32>(),
         proptest::option::of(0..3u8),
@@ -276,6 +276,6 @@ fn pod() -> impl Strategy<Value = k8s_openapi::api::core::v1::Pod> {
             if let Some(cost) = cost {
                 value["metadata"]["annotations"] = json!({crate::controllers::ranking::DELETION_COST: cost.to_string()});
             }
-            serde_json::from_value::<k8s_openapi::api::core::v1::Pod>(value).unwrap()
+            serde_json::from_value::<crate::controllers::cached_pod::CachedPod>(value).unwrap()
         })
 }

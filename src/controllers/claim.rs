@@ -138,11 +138,11 @@ pub fn is_status(error: &kube::Error, code: u16) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::core::v1::Pod;
+    use crate::controllers::cached_pod::CachedPod;
 
     use super::*;
 
-    fn pod(controller_uid: Option<&str>, deleting: bool) -> Pod {
+    fn pod(controller_uid: Option<&str>, deleting: bool) -> CachedPod {
         serde_json::from_value(json!({
             "metadata": {
                 "name": "p", "namespace": "ns", "uid": "pod-uid",

@@ -3,6 +3,7 @@
 //! mirror `pkg/controller/controller_utils.go` and `controller_ref_manager.go` upstream.
 
 pub mod backoff;
+pub mod cached_pod;
 pub mod claim;
 pub mod deployment;
 pub mod driver;

@@ -1,25 +1,26 @@
 //! Pod predicates shared by the controllers (upstream `controller_utils.go` and
 //! `pkg/api/v1/pod/util.go`).
 
-use k8s_openapi::api::core::v1::{Pod, PodCondition};
+use crate::controllers::cached_pod::CachedPod;
+use k8s_openapi::api::core::v1::PodCondition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 /// Not finished (Succeeded/Failed) and not being deleted: the pods a controller counts.
-pub fn is_active(pod: &Pod) -> bool {
+pub fn is_active(pod: &CachedPod) -> bool {
     !is_terminal(pod) && pod.metadata.deletion_timestamp.is_none()
 }
 
 /// Being deleted but not yet finished: counted as `terminatingReplicas`.
-pub fn is_terminating(pod: &Pod) -> bool {
+pub fn is_terminating(pod: &CachedPod) -> bool {
     !is_terminal(pod) && pod.metadata.deletion_timestamp.is_some()
 }
 
-fn is_terminal(pod: &Pod) -> bool {
+fn is_terminal(pod: &CachedPod) -> bool {
     matches!(phase(pod), "Succeeded" | "Failed")
 }
 
-pub fn phase(pod: &Pod) -> &str {
+pub fn phase(pod: &CachedPod) -> &str {
     pod.status
         .as_ref()
         .and_then(|s| s.phase.as_deref())
@@ -27,7 +28,7 @@ pub fn phase(pod: &Pod) -> &str {
 }
 
 /// The first Ready condition, as `GetPodReadyCondition` finds it.
-pub fn ready_condition(pod: &Pod) -> Option<&PodCondition> {
+pub fn ready_condition(pod: &CachedPod) -> Option<&PodCondition> {
     pod.status
         .as_ref()?
         .conditions
@@ -36,20 +37,20 @@ pub fn ready_condition(pod: &Pod) -> Option<&PodCondition> {
         .find(|c| c.type_ == "Ready")
 }
 
-pub fn is_ready(pod: &Pod) -> bool {
+pub fn is_ready(pod: &CachedPod) -> bool {
     ready_condition(pod).is_some_and(|c| c.status == "True")
 }
 
 /// Upstream `podEndpointsChanged`: whether a change of the pod moves its endpoint address
 /// (besides labels, which decide the services it belongs to).
-pub fn endpoints_changed(old: &Pod, new: &Pod) -> bool {
-    let ips = |p: &Pod| {
+pub fn endpoints_changed(old: &CachedPod, new: &CachedPod) -> bool {
+    let ips = |p: &CachedPod| {
         p.status
             .as_ref()
             .and_then(|s| s.pod_ips.clone())
             .unwrap_or_default()
     };
-    let host = |p: &Pod| {
+    let host = |p: &CachedPod| {
         p.spec
             .as_ref()
             .map(|s| (s.hostname.clone(), s.subdomain.clone()))
@@ -64,13 +65,13 @@ pub fn endpoints_changed(old: &Pod, new: &Pod) -> bool {
 }
 
 /// When a ready pod became Ready; None for pods that are not ready.
-pub fn ready_since(pod: &Pod) -> Option<Timestamp> {
+pub fn ready_since(pod: &CachedPod) -> Option<Timestamp> {
     let condition = ready_condition(pod).filter(|c| c.status == "True")?;
     condition.last_transition_time.as_ref().map(|t| t.0)
 }
 
 /// Ready for at least `min_ready_seconds` at `now` (the boundary counts as available).
-pub fn is_available(pod: &Pod, min_ready_seconds: i32, now: Timestamp) -> bool {
+pub fn is_available(pod: &CachedPod, min_ready_seconds: i32, now: Timestamp) -> bool {
     if !is_ready(pod) {
         return false;
     }
@@ -83,7 +84,7 @@ pub fn is_available(pod: &Pod, min_ready_seconds: i32, now: Timestamp) -> bool {
 
 /// Time until a ready pod becomes available, if it is not yet; None otherwise.
 pub fn until_available(
-    pod: &Pod,
+    pod: &CachedPod,
     min_ready_seconds: i32,
     now: Timestamp,
 ) -> Option<SignedDuration> {
@@ -101,7 +102,7 @@ pub fn controller_of(meta: &ObjectMeta) -> Option<&OwnerReference> {
 }
 
 /// `namespace/name`, the key expectations track pods by.
-pub fn key(pod: &Pod) -> String {
+pub fn key(pod: &CachedPod) -> String {
     format!(
         "{}/{}",
         pod.metadata.namespace.as_deref().unwrap_or_default(),
@@ -111,7 +112,7 @@ pub fn key(pod: &Pod) -> String {
 
 /// The first container port named `name` with this protocol, in the containers and then in
 /// restartable (sidecar) init containers (the named half of upstream `FindPort`).
-pub fn named_port(pod: &Pod, name: &str, protocol: &str) -> Option<i32> {
+pub fn named_port(pod: &CachedPod, name: &str, protocol: &str) -> Option<i32> {
     let spec = pod.spec.as_ref()?;
     let sidecars = spec
         .init_containers

@@ -13,7 +13,7 @@
 
 use std::cmp::Ordering;
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::controllers::cached_pod::CachedPod;
 use k8s_openapi::jiff::Timestamp;
 
 use super::pod;
@@ -24,7 +24,7 @@ pub const DELETION_COST: &str = "controller.kubernetes.io/pod-deletion-cost";
 /// A pod with its rank: the number of active sibling pods on its node.
 #[derive(Clone, Copy, Debug)]
 pub struct Ranked<'a> {
-    pub pod: &'a Pod,
+    pub pod: &'a CachedPod,
     pub rank: usize,
 }
 
@@ -96,8 +96,8 @@ pub fn delete_before(a: &Ranked<'_>, b: &Ranked<'_>, now: Timestamp) -> bool {
 fn newer_first(
     a: Option<Timestamp>,
     b: Option<Timestamp>,
-    pa: &Pod,
-    pb: &Pod,
+    pa: &CachedPod,
+    pb: &CachedPod,
     now: Timestamp,
 ) -> bool {
     let (Some(a), Some(b)) = (a, b) else {
@@ -119,14 +119,14 @@ fn log2_age(time: Timestamp, now: Timestamp) -> i64 {
     }
 }
 
-fn node_name(pod: &Pod) -> &str {
+fn node_name(pod: &CachedPod) -> &str {
     pod.spec
         .as_ref()
         .and_then(|s| s.node_name.as_deref())
         .unwrap_or("")
 }
 
-fn phase_ordinal(pod: &Pod) -> u8 {
+fn phase_ordinal(pod: &CachedPod) -> u8 {
     match pod::phase(pod) {
         "Unknown" => 1,
         "Running" => 2,
@@ -134,16 +134,16 @@ fn phase_ordinal(pod: &Pod) -> u8 {
     }
 }
 
-fn uid(pod: &Pod) -> &str {
+fn uid(pod: &CachedPod) -> &str {
     pod.metadata.uid.as_deref().unwrap_or("")
 }
 
-fn created(pod: &Pod) -> Option<Timestamp> {
+fn created(pod: &CachedPod) -> Option<Timestamp> {
     pod.metadata.creation_timestamp.as_ref().map(|t| t.0)
 }
 
 /// The deletion-cost annotation; absent or invalid values count as 0, as upstream.
-pub fn deletion_cost(pod: &Pod) -> i32 {
+pub fn deletion_cost(pod: &CachedPod) -> i32 {
     let Some(value) = pod
         .metadata
         .annotations
@@ -161,7 +161,7 @@ pub fn deletion_cost(pod: &Pod) -> i32 {
 }
 
 /// (highest restart count of a container, highest of a sidecar init container).
-fn max_restarts(pod: &Pod) -> (i32, i32) {
+fn max_restarts(pod: &CachedPod) -> (i32, i32) {
     let Some(status) = pod.status.as_ref() else {
         return (0, 0);
     };
@@ -204,7 +204,7 @@ mod tests {
 
     /// A Running, Ready, scheduled pod created an hour ago, ready for 30 minutes; `change`
     /// edits its JSON.
-    fn pod(name: &str, change: impl FnOnce(&mut Value)) -> Pod {
+    fn pod(name: &str, change: impl FnOnce(&mut Value)) -> CachedPod {
         let mut value = json!({
             "metadata": {"name": name, "uid": format!("uid-{name}"), "creationTimestamp": "2026-06-01T11:00:00Z"},
             "spec": {"nodeName": "node-a", "containers": [{"name": "c"}]},
@@ -218,7 +218,7 @@ mod tests {
         serde_json::from_value(value).unwrap()
     }
 
-    fn first(a: &Pod, b: &Pod) -> bool {
+    fn first(a: &CachedPod, b: &CachedPod) -> bool {
         delete_before(
             &Ranked { pod: a, rank: 0 },
             &Ranked { pod: b, rank: 0 },
@@ -227,7 +227,7 @@ mod tests {
     }
 
     /// `victim` goes before `keeper`, and not the other way round.
-    fn assert_first(victim: &Pod, keeper: &Pod, rule: &str) {
+    fn assert_first(victim: &CachedPod, keeper: &CachedPod, rule: &str) {
         assert!(
             first(victim, keeper),
             "{rule}: {} should go first",

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::controllers::cached_pod::CachedPod;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
@@ -41,7 +41,7 @@ fn hours(h: i64) -> SignedDuration {
 /// A month before NOW, as upstream's `now.AddDate(0, -1, 0)`.
 const MONTH_AGO: &str = "2026-05-01T12:00:00Z";
 
-fn pod_from(value: Value) -> Pod {
+fn pod_from(value: Value) -> CachedPod {
     serde_json::from_value(value).unwrap()
 }
 
@@ -331,7 +331,7 @@ fn sorting_active_pods() {
         json!({"metadata": {"name": "oldest", "creationTimestamp": MONTH_AGO}, "spec": {"nodeName": "foo", "containers": []},
                "status": {"phase": "Running", "conditions": ready(Some(MONTH_AGO)), "containerStatuses": restarts(2, 1)}}),
     ];
-    let pods: Vec<Pod> = pods.into_iter().map(pod_from).collect();
+    let pods: Vec<CachedPod> = pods.into_iter().map(pod_from).collect();
     let want: Vec<&str> = pods
         .iter()
         .map(|p| p.metadata.name.as_deref().unwrap())
@@ -363,7 +363,7 @@ fn ranked_pod(
     ready_since: Option<String>,
     created: Option<String>,
     annotations: Value,
-) -> Pod {
+) -> CachedPod {
     let mut status = json!({"phase": phase});
     if ready {
         status["conditions"] =
@@ -574,7 +574,7 @@ fn sorting_active_pods_with_ranks() {
         none.clone(),
     );
 
-    let less = |a: &Pod, rank_a: usize, b: &Pod, rank_b: usize| {
+    let less = |a: &CachedPod, rank_a: usize, b: &CachedPod, rank_b: usize| {
         ranking::delete_before(
             &Ranked {
                 pod: a,
@@ -588,7 +588,7 @@ fn sorting_active_pods_with_ranks() {
         )
     };
 
-    let equality: [(&Pod, &Pod); 11] = [
+    let equality: [(&CachedPod, &CachedPod); 11] = [
         (&unscheduled, &unscheduled),
         (&scheduled_pending, &scheduled_pending),
         (&unknown_phase, &unknown_phase),
@@ -611,7 +611,7 @@ fn sorting_active_pods_with_ranks() {
     }
 
     /// A pod and its rank.
-    type WithRank<'a> = (&'a Pod, usize);
+    type WithRank<'a> = (&'a CachedPod, usize);
     let inequality: [(WithRank, WithRank); 16] = [
         ((&unscheduled, 1), (&scheduled_pending, 2)),
         ((&unscheduled, 2), (&scheduled_pending, 1)),
@@ -689,7 +689,7 @@ fn next_pod_availability_check() {
 /// asks after writing its status (`replicaset::status::next_availability_check`).
 #[test]
 fn find_min_next_pod_availability_simple_check() {
-    let pod = |name: &str, ready: bool, before_secs: i64| -> Arc<Pod> {
+    let pod = |name: &str, ready: bool, before_secs: i64| -> Arc<CachedPod> {
         let (status, since) = if ready {
             (
                 "True",

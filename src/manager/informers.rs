@@ -4,18 +4,20 @@
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::Node;
 use kube::core::DeserializeGuard;
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
 
 use crate::api::{MiniReplicaSet, MiniService};
+use crate::controllers::cached_pod::CachedPod;
 use crate::runtime::events::EventRecorder;
 use crate::runtime::informer::Informer;
 
 pub struct Informers {
-    pub pods: Informer<Pod>,
+    /// Pods decoded as the projection the controllers read (`controllers::cached_pod`).
+    pub pods: Informer<CachedPod>,
     pub replica_sets: Informer<MiniReplicaSet>,
     pub services: Informer<MiniService>,
     /// Cluster-wide even when the controllers watch one namespace (nodes have none).

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
+use crate::controllers::cached_pod::CachedPod;
 use futures::channel::mpsc::UnboundedSender;
-use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::core::SelectorExt;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -95,12 +95,12 @@ pub struct PodHandler {
     pub replica_sets: Arc<Cache<MiniReplicaSet>>,
 }
 
-impl EventHandler<Pod> for PodHandler {
-    fn on_add(&self, _: &Arc<Pod>) {}
+impl EventHandler<CachedPod> for PodHandler {
+    fn on_add(&self, _: &Arc<CachedPod>) {}
 
-    fn on_update(&self, _: &Arc<Pod>, _: &Arc<Pod>) {}
+    fn on_update(&self, _: &Arc<CachedPod>, _: &Arc<CachedPod>) {}
 
-    fn on_delete(&self, pod: &Arc<Pod>) {
+    fn on_delete(&self, pod: &Arc<CachedPod>) {
         let namespace = pod.namespace().unwrap_or_default();
         let Some(rs) = Waker::owner(&pod.metadata, "MiniReplicaSet")
             .and_then(|name| self.replica_sets.get(&namespace, &name))

@@ -18,7 +18,7 @@ mod upstream_tests;
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::controllers::cached_pod::CachedPod;
 use kube::core::DeserializeGuard;
 use kube::{Api, Client};
 
@@ -39,7 +39,7 @@ pub type CachedDeployment = DeserializeGuard<MiniDeployment>;
 pub struct Context {
     pub client: Client,
     pub replica_sets: Arc<Cache<MiniReplicaSet>>,
-    pub pods: Arc<Cache<Pod>>,
+    pub pods: Arc<Cache<CachedPod>>,
     pub events: EventRecorder,
     pub backoff: Backoff,
     /// What the last sync of each deployment wrote, until the cache shows it.
@@ -78,7 +78,7 @@ impl DeploymentController {
         client: Client,
         api: Api<CachedDeployment>,
         events: EventRecorder,
-        pods: &mut Informer<Pod>,
+        pods: &mut Informer<CachedPod>,
         replica_sets: &mut Informer<MiniReplicaSet>,
         workers: u16,
     ) -> Self {

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
+use crate::controllers::cached_pod::CachedPod;
 use futures::channel::mpsc::UnboundedSender;
-use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
 
@@ -39,7 +39,7 @@ impl PodHandler {
     }
 
     /// Upstream `GetPodServiceMemberships`.
-    fn enqueue_selecting(&self, p: &Pod) {
+    fn enqueue_selecting(&self, p: &CachedPod) {
         let namespace = p.namespace().unwrap_or_default();
         for svc in self.services.list(&namespace) {
             if selects(svc.spec.selector.as_ref(), p.labels()) {
@@ -49,12 +49,12 @@ impl PodHandler {
     }
 }
 
-impl EventHandler<Pod> for PodHandler {
-    fn on_add(&self, p: &Arc<Pod>) {
+impl EventHandler<CachedPod> for PodHandler {
+    fn on_add(&self, p: &Arc<CachedPod>) {
         self.enqueue_selecting(p);
     }
 
-    fn on_update(&self, old: &Arc<Pod>, new: &Arc<Pod>) {
+    fn on_update(&self, old: &Arc<CachedPod>, new: &Arc<CachedPod>) {
         if old.resource_version() == new.resource_version() {
             return;
         }
@@ -67,7 +67,7 @@ impl EventHandler<Pod> for PodHandler {
         }
     }
 
-    fn on_delete(&self, p: &Arc<Pod>) {
+    fn on_delete(&self, p: &Arc<CachedPod>) {
         self.enqueue_selecting(p);
     }
 }
@@ -170,7 +170,7 @@ mod tests {
 
     use super::*;
 
-    fn pod(extra: serde_json::Value) -> Pod {
+    fn pod(extra: serde_json::Value) -> CachedPod {
         let mut base = json!({
             "metadata": {"name": "a", "namespace": "ns", "labels": {"app": "web"}},
             "spec": {"containers": []},

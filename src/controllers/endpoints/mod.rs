@@ -20,9 +20,9 @@ mod upstream_tests;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::controllers::cached_pod::CachedPod;
 use futures::FutureExt;
 use futures::channel::mpsc::{UnboundedReceiver, unbounded};
-use k8s_openapi::api::core::v1::Pod;
 use kube::core::DeserializeGuard;
 use kube::runtime::watcher;
 use kube::{Api, Client};
@@ -50,7 +50,7 @@ pub struct Context {
     /// Taken before a write is planned, so that the write carries every change until then.
     pub gate: Option<RateGate>,
     pub services: Arc<Cache<MiniService>>,
-    pub pods: Arc<Cache<Pod>>,
+    pub pods: Arc<Cache<CachedPod>>,
     pub endpoints: Arc<Cache<MiniEndpoints>>,
     pub events: EventRecorder,
     pub backoff: Backoff,
@@ -95,7 +95,7 @@ impl EndpointsController {
         gate: Option<RateGate>,
         namespace: Option<&str>,
         events: EventRecorder,
-        pods: &mut Informer<Pod>,
+        pods: &mut Informer<CachedPod>,
         services: &mut Informer<MiniService>,
         workers: u16,
     ) -> Self {

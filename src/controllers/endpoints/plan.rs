@@ -6,9 +6,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
-use k8s_openapi::api::core::v1::{
-    EndpointAddress, EndpointPort, EndpointSubset, ObjectReference, Pod,
-};
+use crate::controllers::cached_pod::CachedPod;
+use k8s_openapi::api::core::v1::{EndpointAddress, EndpointPort, EndpointSubset, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
@@ -33,7 +32,7 @@ pub const TRUNCATED: &str = "truncated";
 
 /// Upstream `ShouldPodBeInEndpoints`: not finished, has an IP, and not being deleted unless
 /// terminating pods are wanted (publishNotReadyAddresses).
-pub fn should_pod_be_in_endpoints(p: &Pod, include_terminating: bool) -> bool {
+pub fn should_pod_be_in_endpoints(p: &CachedPod, include_terminating: bool) -> bool {
     if matches!(pod::phase(p), "Succeeded" | "Failed") {
         return false;
     }
@@ -60,7 +59,7 @@ fn is_ipv6(ip: &str) -> bool {
 
 /// Upstream `podToEndpointAddressForService`: the pod's first IP of the service's first IP
 /// family (`spec.ipFamilies[0]`, else the family of the clusterIP, else of the pod IP).
-pub fn pod_address(svc: &MiniService, p: &Pod) -> Option<EndpointAddress> {
+pub fn pod_address(svc: &MiniService, p: &CachedPod) -> Option<EndpointAddress> {
     let families = svc
         .spec
         .other
@@ -101,7 +100,7 @@ pub fn pod_address(svc: &MiniService, p: &Pod) -> Option<EndpointAddress> {
 }
 
 /// Upstream `ShouldSetHostname`: the pod names a hostname and its subdomain is the service.
-pub fn hostname_for(svc: &MiniService, p: &Pod) -> Option<String> {
+pub fn hostname_for(svc: &MiniService, p: &CachedPod) -> Option<String> {
     let spec = p.spec.as_ref()?;
     let hostname = spec.hostname.as_deref().filter(|h| !h.is_empty())?;
     let same = spec.subdomain.as_deref() == Some(svc.name_any().as_str())
@@ -120,7 +119,7 @@ fn protocol_str(protocol: Protocol) -> &'static str {
 /// Upstream `FindPort`: an integer targetPort as is; a named one is the first container port
 /// with that name and protocol, in the containers and then in restartable (sidecar) init
 /// containers. None when the pod has no such port.
-pub fn find_port(p: &Pod, port: &ServicePort) -> Option<i32> {
+pub fn find_port(p: &CachedPod, port: &ServicePort) -> Option<i32> {
     let name = match port.effective_target_port() {
         IntOrString::Int(number) => return Some(number),
         IntOrString::String(name) => name,
@@ -148,7 +147,10 @@ pub struct Desired {
 
 /// The subsets of `svc` over `pods` (the pods its selector matches): upstream's loop in
 /// `syncService` and `RepackSubsets`.
-pub fn desired_subsets<'a>(svc: &MiniService, pods: impl IntoIterator<Item = &'a Pod>) -> Desired {
+pub fn desired_subsets<'a>(
+    svc: &MiniService,
+    pods: impl IntoIterator<Item = &'a CachedPod>,
+) -> Desired {
     let tolerate_unready = svc.spec.publish_not_ready_addresses;
     let mut entries: Vec<Entry> = Vec::new();
     let (mut ready, mut not_ready) = (0, 0);

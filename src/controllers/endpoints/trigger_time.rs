@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::controllers::cached_pod::CachedPod;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
 
@@ -26,7 +26,7 @@ pub struct TriggerTimeTracker {
     services: Mutex<HashMap<String, ServiceState>>,
 }
 
-fn pod_trigger_time(p: &Pod) -> Option<Timestamp> {
+fn pod_trigger_time(p: &CachedPod) -> Option<Timestamp> {
     pod::ready_condition(p)?
         .last_transition_time
         .as_ref()
@@ -40,7 +40,7 @@ impl TriggerTimeTracker {
         &self,
         key: &str,
         svc: &MiniService,
-        pods: impl IntoIterator<Item = &'a Pod>,
+        pods: impl IntoIterator<Item = &'a CachedPod>,
     ) -> Option<Timestamp> {
         let mut services = self.services.lock().expect("trigger time lock");
         let known = services.contains_key(key);

@@ -4,9 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{
-    EndpointAddress, EndpointPort, EndpointSubset, ObjectReference, Pod,
-};
+use crate::controllers::cached_pod::CachedPod;
+use k8s_openapi::api::core::v1::{EndpointAddress, EndpointPort, EndpointSubset, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::json;
@@ -35,7 +34,7 @@ fn basic_service() -> MiniService {
 }
 
 /// Upstream `testPod`-like: Running, Ready as asked, one IPv4 (and optionally IPv6) IP.
-fn pod(name: &str, ip: &str, ready: bool) -> Pod {
+fn pod(name: &str, ip: &str, ready: bool) -> CachedPod {
     serde_json::from_value(json!({
         "metadata": {"name": name, "namespace": "ns", "uid": format!("uid-{name}"),
                      "labels": {"foo": "bar"}, "resourceVersion": "1"},
@@ -133,7 +132,7 @@ fn pod_without_ip_is_left_out() {
 #[test]
 fn pod_to_endpoint_address_for_service() {
     // (service ipFamilies / clusterIP, pod IPs) → address IP
-    let dual = |p: &mut Pod| {
+    let dual = |p: &mut CachedPod| {
         let s = p.status.as_mut().unwrap();
         s.pod_ips = Some(vec![
             k8s_openapi::api::core::v1::PodIP {
@@ -204,7 +203,7 @@ fn hostname_only_when_subdomain_is_the_service() {
 /// containers first, then restartable init containers only.
 #[test]
 fn find_port() {
-    let p: Pod = serde_json::from_value(json!({
+    let p: CachedPod = serde_json::from_value(json!({
         "metadata": {"name": "a", "namespace": "ns"},
         "spec": {
             "initContainers": [
@@ -545,7 +544,7 @@ fn truncate_endpoints() {
     }
 }
 
-fn many_pods(ready: usize, not_ready: usize) -> Vec<Pod> {
+fn many_pods(ready: usize, not_ready: usize) -> Vec<CachedPod> {
     (0..ready + not_ready)
         .map(|i| {
             pod(
@@ -557,7 +556,12 @@ fn many_pods(ready: usize, not_ready: usize) -> Vec<Pod> {
         .collect()
 }
 
-fn existing(svc: &MiniService, pods: &[Pod], n: usize, annotation: Option<&str>) -> MiniEndpoints {
+fn existing(
+    svc: &MiniService,
+    pods: &[CachedPod],
+    n: usize,
+    annotation: Option<&str>,
+) -> MiniEndpoints {
     let addresses: Vec<_> = pods[..n]
         .iter()
         .map(|p| plan::pod_address(svc, p).unwrap())
@@ -751,7 +755,7 @@ fn last_trigger_change_time_annotation_cleared() {
 fn trigger_time_tracker() {
     let tracker = TriggerTimeTracker::default();
     let svc = basic_service();
-    let at = |p: &mut Pod, t: &str| {
+    let at = |p: &mut CachedPod, t: &str| {
         p.status.as_mut().unwrap().conditions.as_mut().unwrap()[0].last_transition_time =
             Some(Time(t.parse().unwrap()));
     };

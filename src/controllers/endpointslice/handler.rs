@@ -11,8 +11,9 @@
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
 
+use crate::controllers::cached_pod::CachedPod;
 use futures::channel::mpsc::UnboundedSender;
-use k8s_openapi::api::core::v1::{Pod, Service};
+use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::ResourceExt;
 use kube::runtime::reflector::ObjectRef;
@@ -88,7 +89,7 @@ impl PodHandler {
         Self { enqueue }
     }
 
-    fn selecting(&self, pod: &Pod, names: &mut BTreeSet<String>) {
+    fn selecting(&self, pod: &CachedPod, names: &mut BTreeSet<String>) {
         let namespace = pod.namespace().unwrap_or_default();
         for service in self.enqueue.services.list(&namespace) {
             if selects(service.spec.selector.as_ref(), pod.labels()) {
@@ -98,15 +99,15 @@ impl PodHandler {
     }
 }
 
-impl EventHandler<Pod> for PodHandler {
-    fn on_add(&self, pod: &Arc<Pod>) {
+impl EventHandler<CachedPod> for PodHandler {
+    fn on_add(&self, pod: &Arc<CachedPod>) {
         let mut names = BTreeSet::new();
         self.selecting(pod, &mut names);
         self.enqueue
             .send(&pod.namespace().unwrap_or_default(), names);
     }
 
-    fn on_update(&self, old: &Arc<Pod>, new: &Arc<Pod>) {
+    fn on_update(&self, old: &Arc<CachedPod>, new: &Arc<CachedPod>) {
         if old.resource_version() == new.resource_version() {
             return;
         }
@@ -123,7 +124,7 @@ impl EventHandler<Pod> for PodHandler {
             .send(&new.namespace().unwrap_or_default(), names);
     }
 
-    fn on_delete(&self, pod: &Arc<Pod>) {
+    fn on_delete(&self, pod: &Arc<CachedPod>) {
         self.on_add(pod);
     }
 }

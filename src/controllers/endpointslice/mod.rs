@@ -31,8 +31,9 @@ mod upstream_tests;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::controllers::cached_pod::CachedPod;
 use futures::FutureExt;
-use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::Client;
 use kube::core::DeserializeGuard;
@@ -70,7 +71,7 @@ pub struct Context {
     pub client: Client,
     /// Taken before slice writes are planned, so that they carry every change until then.
     pub gate: Option<RateGate>,
-    pub pods: Arc<Cache<Pod>>,
+    pub pods: Arc<Cache<CachedPod>>,
     pub nodes: Arc<Cache<Node>>,
     pub services: Arc<Cache<Service>>,
     pub slices: Arc<Cache<EndpointSlice>>,
@@ -116,7 +117,7 @@ impl EndpointSliceController {
         gate: Option<RateGate>,
         namespace: Option<&str>,
         events: EventRecorder,
-        pods: &mut Informer<Pod>,
+        pods: &mut Informer<CachedPod>,
         nodes: &mut Informer<Node>,
         minis: &mut Informer<MiniService>,
         workers: u16,

@@ -13,7 +13,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service, ServicePort};
+use crate::controllers::cached_pod::CachedPod;
+use k8s_openapi::api::core::v1::{ObjectReference, Service, ServicePort};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -123,7 +124,7 @@ pub fn endpoints_equal_beyond_hash(a: &Endpoint, b: &Endpoint) -> bool {
 
 /// Upstream `ShouldPodBeInEndpoints(pod, includeTerminating=true)`: not Succeeded or Failed,
 /// and with an IP.
-pub fn should_pod_be_in_endpoints(pod: &Pod) -> bool {
+pub fn should_pod_be_in_endpoints(pod: &CachedPod) -> bool {
     let phase = pod::phase(pod);
     if phase == "Succeeded" || phase == "Failed" {
         return false;
@@ -138,7 +139,7 @@ pub fn should_pod_be_in_endpoints(pod: &Pod) -> bool {
 }
 
 /// Upstream `ShouldSetHostname`.
-pub fn should_set_hostname(pod: &Pod, service: &Service) -> bool {
+pub fn should_set_hostname(pod: &CachedPod, service: &Service) -> bool {
     let spec = pod.spec.as_ref();
     let hostname = spec.and_then(|s| s.hostname.as_deref()).unwrap_or_default();
     let subdomain = spec
@@ -152,7 +153,7 @@ pub fn should_set_hostname(pod: &Pod, service: &Service) -> bool {
 /// Upstream `FindPort`: an integer target port as is; a named one is the first container port
 /// with that name and protocol, in the containers and then in restartable (sidecar) init
 /// containers.
-pub fn find_port(pod: &Pod, port: &ServicePort) -> Option<i32> {
+pub fn find_port(pod: &CachedPod, port: &ServicePort) -> Option<i32> {
     let protocol = port.protocol.as_deref().unwrap_or("TCP");
     match port.target_port.as_ref() {
         Some(IntOrString::String(name)) => crate::controllers::pod::named_port(pod, name, protocol),
@@ -178,7 +179,7 @@ fn is_service_ip_set(service: &Service) -> bool {
 
 /// Upstream `getEndpointPorts`: the ports this pod serves, per service port; a port the pod
 /// does not have is left out.
-pub fn endpoint_ports(service: &Service, pod: &Pod) -> Vec<EndpointPort> {
+pub fn endpoint_ports(service: &Service, pod: &CachedPod) -> Vec<EndpointPort> {
     let ports: &[ServicePort] = service
         .spec
         .as_ref()
@@ -206,7 +207,7 @@ fn is_ipv6(ip: &str) -> bool {
 }
 
 /// Upstream `getEndpointAddresses`: the pod IPs of the slice's address type.
-pub fn endpoint_addresses(pod: &Pod, address_type: &str) -> Vec<String> {
+pub fn endpoint_addresses(pod: &CachedPod, address_type: &str) -> Vec<String> {
     let status = pod.status.as_ref();
     status
         .and_then(|s| s.pod_ips.as_ref())
@@ -221,7 +222,7 @@ pub fn endpoint_addresses(pod: &Pod, address_type: &str) -> Vec<String> {
 
 /// Upstream `podToEndpoint`.
 pub fn pod_to_endpoint(
-    pod: &Pod,
+    pod: &CachedPod,
     node: &NodeInfo,
     service: &Service,
     address_type: &str,
@@ -413,7 +414,7 @@ fn pop_first(set: &mut EndpointSet) -> Option<Endpoint> {
 /// ones included), the nodes, and the existing slices managed by this controller for it.
 pub fn reconcile(
     service: &Service,
-    pods: &[&Pod],
+    pods: &[&CachedPod],
     node: &dyn Fn(&str) -> NodeInfo,
     existing: &[EndpointSlice],
     max_per_slice: usize,
@@ -464,7 +465,7 @@ fn name_of(slice: &EndpointSlice) -> String {
 #[allow(clippy::too_many_arguments)]
 fn reconcile_by_address_type(
     service: &Service,
-    pods: &[&Pod],
+    pods: &[&CachedPod],
     node: &dyn Fn(&str) -> NodeInfo,
     existing: &[&EndpointSlice],
     address_type: &str,

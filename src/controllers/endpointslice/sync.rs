@@ -1,7 +1,8 @@
 //! One sync of a MiniService (upstream `syncService`, plus the Service it stands for): keep
 //! the Service `mini-<name>`, report it in the status, then reconcile its EndpointSlices.
 
-use k8s_openapi::api::core::v1::{Pod, Service};
+use crate::controllers::cached_pod::CachedPod;
+use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
@@ -172,13 +173,13 @@ fn plan_slices(
     ctx: &Context,
 ) -> Result<(Vec<EndpointSlice>, reconciler::Plan), Error> {
     let namespace = mini.namespace().unwrap_or_default();
-    let pods: Vec<std::sync::Arc<Pod>> = ctx
+    let pods: Vec<std::sync::Arc<CachedPod>> = ctx
         .pods
         .list(&namespace)
         .into_iter()
         .filter(|p| super::handler::selects(Some(selector), p.labels()))
         .collect();
-    let pods: Vec<&Pod> = pods.iter().map(|p| &**p).collect();
+    let pods: Vec<&CachedPod> = pods.iter().map(|p| &**p).collect();
     let service_key = (namespace.clone(), current.name_any());
     let cached = ctx.slices.list(&namespace);
     // Upstream `dropEndpointSlicesPendingDeletion`.

@@ -14,11 +14,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::reconciler::*;
+use crate::controllers::cached_pod::{CachedContainer, CachedPod};
 
 const CONTROLLER: &str = "endpointslice-controller.minik8s.dev";
 
 /// Upstream `newPod`.
-fn new_pod(n: usize, ready: bool, terminating: bool) -> Pod {
+fn new_pod(n: usize, ready: bool, terminating: bool) -> CachedPod {
     Pod {
         metadata: ObjectMeta {
             namespace: Some("test".into()),
@@ -51,6 +52,7 @@ fn new_pod(n: usize, ready: bool, terminating: bool) -> Pod {
             ..PodStatus::default()
         }),
     }
+    .into()
 }
 
 /// Upstream `newServiceAndEndpointMeta`.
@@ -110,12 +112,12 @@ fn found(_: &str) -> NodeInfo {
 
 fn run(
     service: &Service,
-    pods: &[Pod],
+    pods: &[CachedPod],
     existing: &[EndpointSlice],
     max: usize,
     nodes: &dyn Fn(&str) -> NodeInfo,
 ) -> Plan {
-    let pods: Vec<&Pod> = pods.iter().collect();
+    let pods: Vec<&CachedPod> = pods.iter().collect();
     reconcile(service, &pods, nodes, existing, max, CONTROLLER)
 }
 
@@ -164,7 +166,7 @@ fn actions(plan: &Plan) -> (usize, usize, usize) {
     (plan.create.len(), plan.update.len(), plan.delete.len())
 }
 
-fn pods(n: usize) -> Vec<Pod> {
+fn pods(n: usize) -> Vec<CachedPod> {
     (0..n).map(|i| new_pod(i, i % 3 != 0, false)).collect()
 }
 
@@ -265,7 +267,7 @@ fn reconcile_many_pods() {
     assert_eq!(lengths(&plan.create), sorted(vec![100, 100, 50]));
 }
 
-fn preexisting(svc: &Service, pods: &[Pod]) -> Vec<EndpointSlice> {
+fn preexisting(svc: &Service, pods: &[CachedPod]) -> Vec<EndpointSlice> {
     let mut s1 = new_empty_slice(1, svc, endpoint_ports("foo"));
     let mut s2 = new_empty_slice(2, svc, endpoint_ports("foo"));
     let found = NodeInfo::Found { zone: None };
@@ -468,7 +470,7 @@ fn reconcile_endpoint_slices_named_ports() {
     let port = &mut svc.spec.as_mut().unwrap().ports.as_mut().unwrap()[0];
     port.target_port = Some(IntOrString::String("http".into()));
     port.name = None;
-    let pods: Vec<Pod> = (0..300)
+    let pods: Vec<CachedPod> = (0..300)
         .map(|i| {
             let mut pod = new_pod(i, i % 3 != 0, false);
             pod.spec.as_mut().unwrap().containers[0].ports = Some(vec![ContainerPort {
@@ -726,7 +728,7 @@ fn find_port_named_and_numbered() {
         },
     ]);
     spec.init_containers = Some(vec![
-        Container {
+        CachedContainer {
             name: "sidecar".into(),
             restart_policy: Some("Always".into()),
             ports: Some(vec![ContainerPort {
@@ -735,9 +737,8 @@ fn find_port_named_and_numbered() {
                 protocol: Some("TCP".into()),
                 ..ContainerPort::default()
             }]),
-            ..Container::default()
         },
-        Container {
+        CachedContainer {
             name: "init".into(),
             ports: Some(vec![ContainerPort {
                 name: Some("init".into()),
@@ -745,7 +746,7 @@ fn find_port_named_and_numbered() {
                 protocol: Some("TCP".into()),
                 ..ContainerPort::default()
             }]),
-            ..Container::default()
+            ..CachedContainer::default()
         },
     ]);
     let port = |target: IntOrString, protocol: &str| ServicePort {

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
+use crate::controllers::cached_pod::CachedPod;
 use futures::channel::mpsc::UnboundedSender;
-use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::runtime::reflector::{ObjectRef, Store};
 
@@ -46,7 +46,7 @@ impl PodHandler {
     }
 
     /// The MiniReplicaSet controlling `pod` as (name, uid), if one does.
-    fn owner(pod: &Pod) -> Option<(&str, &str)> {
+    fn owner(pod: &CachedPod) -> Option<(&str, &str)> {
         let controller = pod::controller_of(&pod.metadata)?;
         let ours = controller.kind == "MiniReplicaSet"
             && controller.api_version.split('/').next() == Some(GROUP);
@@ -55,7 +55,7 @@ impl PodHandler {
 
     /// Wakes every MiniReplicaSet of the pod's namespace whose selector matches it, so that
     /// orphans get adopted.
-    fn enqueue_selecting(&self, pod: &Pod) {
+    fn enqueue_selecting(&self, pod: &CachedPod) {
         let namespace = pod.namespace().unwrap_or_default();
         let labels = pod.labels();
         for cached in self.replicasets.state() {
@@ -72,8 +72,8 @@ impl PodHandler {
     }
 }
 
-impl EventHandler<Pod> for PodHandler {
-    fn on_add(&self, pod: &Arc<Pod>) {
+impl EventHandler<CachedPod> for PodHandler {
+    fn on_add(&self, pod: &Arc<CachedPod>) {
         if pod.metadata.deletion_timestamp.is_some() {
             return self.on_delete(pod);
         }
@@ -87,7 +87,7 @@ impl EventHandler<Pod> for PodHandler {
         }
     }
 
-    fn on_update(&self, old: &Arc<Pod>, new: &Arc<Pod>) {
+    fn on_update(&self, old: &Arc<CachedPod>, new: &Arc<CachedPod>) {
         if old.resource_version() == new.resource_version() {
             return;
         }
@@ -116,7 +116,7 @@ impl EventHandler<Pod> for PodHandler {
         }
     }
 
-    fn on_delete(&self, pod: &Arc<Pod>) {
+    fn on_delete(&self, pod: &Arc<CachedPod>) {
         if let Some((name, uid)) = Self::owner(pod) {
             self.expectations.deletion_observed(uid, &pod::key(pod));
             self.enqueue(&pod.namespace().unwrap_or_default(), name);

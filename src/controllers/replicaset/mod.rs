@@ -17,7 +17,7 @@ mod upstream_tests;
 
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::controllers::cached_pod::CachedPod;
 use kube::core::DeserializeGuard;
 use kube::runtime::reflector::Store;
 use kube::{Api, Client};
@@ -44,7 +44,7 @@ pub type CachedReplicaSet = DeserializeGuard<MiniReplicaSet>;
 pub struct Context {
     pub client: Client,
     pub replicasets: Store<CachedReplicaSet>,
-    pub pods: Arc<Cache<Pod>>,
+    pub pods: Arc<Cache<CachedPod>>,
     pub expectations: Arc<Expectations>,
     pub events: EventRecorder,
     pub backoff: Backoff,
@@ -80,7 +80,7 @@ impl ReplicaSetController {
         client: Client,
         api: Api<CachedReplicaSet>,
         events: EventRecorder,
-        pods: &mut Informer<Pod>,
+        pods: &mut Informer<CachedPod>,
         workers: u16,
     ) -> Self {
         let watch = driver::Watch::new(api, workers);

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::controllers::cached_pod::CachedPod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::jiff::Timestamp;
 use kube::ResourceExt;
@@ -38,11 +38,11 @@ pub fn plan(replicas: i32, active: usize) -> Plan {
 /// of every MiniReplicaSet with the same controlling owner (a MiniDeployment's old and new
 /// sets): a node crowded with them loses its pods first.
 pub fn pods_to_delete<'a>(
-    active: &'a [Arc<Pod>],
-    related: &[Arc<Pod>],
+    active: &'a [Arc<CachedPod>],
+    related: &[Arc<CachedPod>],
     count: usize,
     now: Timestamp,
-) -> Vec<&'a Pod> {
+) -> Vec<&'a CachedPod> {
     let mut on_node: HashMap<&str, usize> = HashMap::new();
     for pod in related.iter().filter(|p| pod::is_active(p)) {
         *on_node.entry(node_name(pod)).or_default() += 1;
@@ -60,7 +60,7 @@ pub fn pods_to_delete<'a>(
     ranked.into_iter().take(count).map(|r| r.pod).collect()
 }
 
-fn node_name(pod: &Pod) -> &str {
+fn node_name(pod: &CachedPod) -> &str {
     pod.spec
         .as_ref()
         .and_then(|s| s.node_name.as_deref())
@@ -147,7 +147,7 @@ mod tests {
         .unwrap()
     }
 
-    fn pods(nodes: &[&str]) -> Vec<Arc<Pod>> {
+    fn pods(nodes: &[&str]) -> Vec<Arc<CachedPod>> {
         nodes
             .iter()
             .enumerate()

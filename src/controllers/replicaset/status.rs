@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::controllers::cached_pod::CachedPod;
 use k8s_openapi::api::apps::v1::{ReplicaSetCondition, ReplicaSetStatus};
-use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, Time};
 use k8s_openapi::jiff::Timestamp;
 
@@ -28,7 +28,7 @@ pub struct Failure {
 /// removed after a clean sync.
 pub fn calculate(
     rs: &MiniReplicaSet,
-    active: &[Arc<Pod>],
+    active: &[Arc<CachedPod>],
     terminating: usize,
     failure: Option<&Failure>,
     now: Timestamp,
@@ -97,7 +97,7 @@ pub fn selector_string(selector: &LabelSelector) -> Option<String> {
 pub fn next_availability_check(
     min_ready: i32,
     status: &ReplicaSetStatus,
-    active: &[Arc<Pod>],
+    active: &[Arc<CachedPod>],
     now: Timestamp,
 ) -> Option<Duration> {
     if min_ready <= 0 || status.ready_replicas == status.available_replicas {
@@ -131,7 +131,7 @@ mod tests {
         .unwrap()
     }
 
-    fn pod(labels: serde_json::Value, ready_since: Option<&str>) -> Arc<Pod> {
+    fn pod(labels: serde_json::Value, ready_since: Option<&str>) -> Arc<CachedPod> {
         let conditions = match ready_since {
             Some(t) => json!([{"type": "Ready", "status": "True", "lastTransitionTime": t}]),
             None => json!([{"type": "Ready", "status": "False"}]),

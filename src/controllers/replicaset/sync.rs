@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::controllers::cached_pod::CachedPod;
 use futures::future::join_all;
-use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, Selector, SelectorExt};
@@ -43,13 +43,13 @@ async fn sync(cached: &MiniReplicaSet, ctx: &Context) -> Result<Action, Error> {
     let selector = label_selector::to_selector(&rs.spec.selector).map_err(Error::Selector)?;
 
     // Pods this set controls, and orphans it might adopt.
-    let candidates: Vec<Arc<Pod>> = ctx
+    let candidates: Vec<Arc<CachedPod>> = ctx
         .pods
         .list(&namespace)
         .into_iter()
         .filter(|p| pod::controller_of(&p.metadata).is_none_or(|c| c.uid == uid))
         .collect();
-    let active: Vec<Arc<Pod>> = candidates
+    let active: Vec<Arc<CachedPod>> = candidates
         .iter()
         .filter(|p| pod::is_active(p))
         .cloned()
@@ -105,9 +105,9 @@ async fn sync(cached: &MiniReplicaSet, ctx: &Context) -> Result<Action, Error> {
 async fn claim_pods(
     rs: &MiniReplicaSet,
     selector: &Selector,
-    pods: Vec<Arc<Pod>>,
+    pods: Vec<Arc<CachedPod>>,
     ctx: &Context,
-) -> Result<Vec<Arc<Pod>>, Error> {
+) -> Result<Vec<Arc<CachedPod>>, Error> {
     let namespace = rs.namespace().unwrap_or_default();
     let uid = rs.uid().unwrap_or_default();
     let owner = Owner {
@@ -115,7 +115,7 @@ async fn claim_pods(
         namespace: &namespace,
         being_deleted: rs.meta().deletion_timestamp.is_some(),
     };
-    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
+    let api: Api<CachedPod> = Api::namespaced(ctx.client.clone(), &namespace);
     let controller_ref = plan::controller_ref(rs);
     let mut claimed = Vec::with_capacity(pods.len());
     let mut adoption_checked = false;
@@ -182,7 +182,7 @@ fn object_key(rs: &MiniReplicaSet) -> String {
 /// Creates or deletes pods toward `spec.replicas`.
 async fn manage_replicas(
     rs: &MiniReplicaSet,
-    active: &[Arc<Pod>],
+    active: &[Arc<CachedPod>],
     ctx: &Context,
 ) -> Result<(), Failure> {
     let uid = rs.uid().unwrap_or_default();
@@ -214,7 +214,7 @@ async fn create_pods(
     let api: Api<DynamicObject> = Api::namespaced_with(
         ctx.client.clone(),
         &namespace,
-        &ApiResource::erase::<Pod>(&()),
+        &ApiResource::erase::<CachedPod>(&()),
     );
     let manifest: DynamicObject =
         serde_json::from_value(plan::pod_manifest(rs)).expect("the pod manifest is an object");
@@ -301,11 +301,11 @@ async fn create_pods(
 async fn delete_pods(
     rs: &MiniReplicaSet,
     uid: &str,
-    victims: Vec<&Pod>,
+    victims: Vec<&CachedPod>,
     ctx: &Context,
 ) -> Result<(), Failure> {
     let namespace = rs.namespace().unwrap_or_default();
-    let api: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
+    let api: Api<CachedPod> = Api::namespaced(ctx.client.clone(), &namespace);
     let reference = rs.object_ref(&());
     ctx.expectations
         .expect_deletions(uid, victims.iter().map(|p| pod::key(p)), Instant::now());
@@ -350,7 +350,7 @@ async fn delete_pods(
 /// Pods selected by any MiniReplicaSet that shares this one's controlling owner (a
 /// MiniDeployment's sets). A set without an owner has none (upstream
 /// `getIndirectlyRelatedPods`), so its pods all rank 0.
-fn related_pods(rs: &MiniReplicaSet, ctx: &Context) -> Vec<Arc<Pod>> {
+fn related_pods(rs: &MiniReplicaSet, ctx: &Context) -> Vec<Arc<CachedPod>> {
     let Some(owner) = pod::controller_of(rs.meta()) else {
         return Vec::new();
     };

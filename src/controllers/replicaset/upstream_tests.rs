@@ -10,8 +10,8 @@
 use std::cell::Cell;
 use std::sync::Arc;
 
+use crate::controllers::cached_pod::CachedPod;
 use k8s_openapi::api::apps::v1::ReplicaSetStatus;
-use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
@@ -41,7 +41,12 @@ fn replica_set(replicas: i32, selector: Value, min_ready: i32, status: Value) ->
 
 /// upstream `newPod(name, rs, phase, lastTransitionTime, true)`: labelled with the set's
 /// selector; a Running pod is Ready (since `ready_since`, if given).
-fn new_pod(name: &str, labels: &Value, phase: &str, ready_since: Option<Timestamp>) -> Arc<Pod> {
+fn new_pod(
+    name: &str,
+    labels: &Value,
+    phase: &str,
+    ready_since: Option<Timestamp>,
+) -> Arc<CachedPod> {
     let conditions = if phase == "Running" {
         json!([{"type": "Ready", "status": "True", "lastTransitionTime": ready_since}])
     } else {
@@ -207,7 +212,7 @@ fn calculate_status_conditions() {
         0,
         json!({"replicas": 0, "conditions": [{"type": "ReplicaFailure", "status": "True"}]}),
     );
-    let pods = |n: usize| -> Vec<Arc<Pod>> {
+    let pods = |n: usize| -> Vec<Arc<CachedPod>> {
         (1..=n)
             .map(|i| new_pod(&format!("pod{i}"), &labels, "Running", None))
             .collect()
@@ -305,17 +310,18 @@ fn slow_start_batch() {
 #[test]
 fn get_pods_to_delete() {
     let labels = json!({"name": "foo"});
-    let with = |name: &str, phase: &str, node: Option<&str>, ready: Option<bool>| -> Arc<Pod> {
-        let mut pod = (*new_pod(name, &labels, phase, None)).clone();
-        let mut value = serde_json::to_value(&pod).unwrap();
-        value["spec"] = json!({"nodeName": node, "containers": []});
-        if let Some(ready) = ready {
-            value["status"]["conditions"] =
-                json!([{"type": "Ready", "status": if ready { "True" } else { "False" }}]);
-        }
-        pod = serde_json::from_value(value).unwrap();
-        Arc::new(pod)
-    };
+    let with =
+        |name: &str, phase: &str, node: Option<&str>, ready: Option<bool>| -> Arc<CachedPod> {
+            let mut pod = (*new_pod(name, &labels, phase, None)).clone();
+            let mut value = serde_json::to_value(&pod).unwrap();
+            value["spec"] = json!({"nodeName": node, "containers": []});
+            if let Some(ready) = ready {
+                value["status"]["conditions"] =
+                    json!([{"type": "Ready", "status": if ready { "True" } else { "False" }}]);
+            }
+            pod = serde_json::from_value(value).unwrap();
+            Arc::new(pod)
+        };
     let unscheduled_pending = with("unscheduled-pending-pod", "Pending", None, None);
     let scheduled_pending = with("scheduled-pending-pod", "Pending", Some("fake-node"), None);
     let not_ready = with(
@@ -346,10 +352,10 @@ fn get_pods_to_delete() {
     ];
     type Case = (
         &'static str,
-        Vec<Arc<Pod>>,
-        Option<Vec<Arc<Pod>>>,
+        Vec<Arc<CachedPod>>,
+        Option<Vec<Arc<CachedPod>>>,
         usize,
-        Vec<Arc<Pod>>,
+        Vec<Arc<CachedPod>>,
     );
     let cases: Vec<Case> = vec![
         (
@@ -437,7 +443,7 @@ fn get_pods_to_delete() {
             ],
         ),
     ];
-    let name = |p: &Pod| p.metadata.name.clone().unwrap();
+    let name = |p: &CachedPod| p.metadata.name.clone().unwrap();
     for (case, pods, related, diff, expected) in cases {
         let related = related.unwrap_or_else(|| pods.clone());
         let got: Vec<String> = plan::pods_to_delete(&pods, &related, diff, now())
