@@ -1,6 +1,12 @@
 //! Integration tests against a real API server (`KUBECONFIG`). `make test` starts the local
 //! control plane for them when `KUBECONFIG` is not set.
 
+/// The allocator of the minik8s binary (src/main.rs), so that the memory the tests measure
+/// (`runtime::churn_…`) is what the controllers would hold in production, not glibc's
+/// per-thread arenas under the test harness's threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod admission;
 mod chaos;
 mod chart;

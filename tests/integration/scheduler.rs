@@ -67,6 +67,20 @@ impl TestNodes {
     /// Waits until kube-scheduler has seen all the nodes (a pod for the last one, made
     /// last, is bound), so that its twins are decided on the same nodes as ours.
     async fn seen_by_kube_scheduler(&self, ns: &TestNamespace) {
+        // A new node carries the API server's not-ready taint until kwok reports it Ready and
+        // the node lifecycle controller lifts the taint; a decision made before that differs.
+        eventually(TIMEOUT, "the test nodes ready and untainted", || async {
+            let mut ready = true;
+            for name in &self.names {
+                let node = self.api.get(name).await.unwrap();
+                let taints = node.spec.and_then(|s| s.taints).unwrap_or_default();
+                ready &= !taints
+                    .iter()
+                    .any(|t| t.key == "node.kubernetes.io/not-ready");
+            }
+            ready
+        })
+        .await;
         let last = self.names.last().unwrap();
         let probe = pod(
             ns,
