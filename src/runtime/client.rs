@@ -10,7 +10,6 @@ use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
 
 use kube::Client;
-use kube::client::ClientBuilder;
 use tokio::time::Sleep;
 use tower::{Layer, Service};
 
@@ -104,7 +103,7 @@ impl Clients {
             .authority()
             .map(|a| a.to_string())
             .unwrap_or_default();
-        let builder = ClientBuilder::try_from(config)?;
+        let builder = super::connection::client_builder(config)?;
         let builder = builder.with_layer(&FenceLayer::new(self.fence.clone()));
         let builder = builder.with_layer(&CountRequestsLayer { host: host.into() });
         Ok(match self.limit {

@@ -54,9 +54,9 @@ impl EventRecorder {
     /// kube-scheduler records through client-go's `events.EventBroadcaster`, which writes each
     /// event in a goroutine of its own: written one at a time, a burst of bindings fills the
     /// queue and `Scheduled` events are dropped where kube-scheduler drops none. Bounded
-    /// rather than one task an event, since each request in flight is an HTTP/1.1
-    /// connection of its own here. Each event is still correlated in arrival order, once a
-    /// writer is free, so one writer is exactly the sequential recorder.
+    /// rather than one task an event, so that a burst holds a handful of requests in flight,
+    /// not thousands. Each event is still correlated in arrival order, once a writer is
+    /// free, so one writer is exactly the sequential recorder.
     pub fn start_with_writers(client: Client, component: &str, writers: usize) -> Self {
         let (queue, mut events) = mpsc::channel::<Event>(QUEUE);
         let writers = Arc::new(Semaphore::new(writers.max(1)));

@@ -3,6 +3,7 @@
 
 pub mod api_error;
 pub mod client;
+pub mod connection;
 pub mod events;
 pub mod fence;
 pub mod health;

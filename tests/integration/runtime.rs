@@ -281,3 +281,18 @@ async fn churn_leaves_no_bookkeeping_and_memory_flat() {
     );
     ns.cleanup().await;
 }
+
+/// The controllers' client speaks HTTP/2 to the API server, as client-go does, so that a
+/// burst of requests shares one connection instead of opening one each.
+#[tokio::test]
+async fn the_client_speaks_http2_to_the_api_server() {
+    let client = minik8s::runtime::client::build(None)
+        .await
+        .expect("a client for KUBECONFIG; start a cluster with tests/cluster/up.sh");
+    let request = http::Request::get("/version")
+        .body(kube::client::Body::empty())
+        .unwrap();
+    let response = client.send(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.version(), http::Version::HTTP_2);
+}
