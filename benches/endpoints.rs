@@ -248,6 +248,7 @@ async fn wait_all_listed(client: &Client, names: &[String]) -> anyhow::Result<()
         let all_pods = pods.list(&ListParams::default()).await?.items;
         let all_slices = slices.list(&ListParams::default()).await?.items;
         let mut done = true;
+        let mut behind = Vec::new();
         for name in names {
             let ready: BTreeSet<String> = all_pods
                 .iter()
@@ -279,13 +280,28 @@ async fn wait_all_listed(client: &Client, names: &[String]) -> anyhow::Result<()
                 of_slices(name),
                 of_slices(&mini_service(name)),
             ];
-            done &= ready.len() == PODS && views.iter().all(|v| *v == ready);
+            let lagging: Vec<&str> = VIEWS
+                .iter()
+                .zip(&views)
+                .filter(|(_, listed)| **listed != ready)
+                .map(|(view, _)| *view)
+                .collect();
+            if ready.len() != PODS || !lagging.is_empty() {
+                done = false;
+                behind.push(format!(
+                    "{name}: {} of {PODS} pods ready, views not listing exactly them: {lagging:?}",
+                    ready.len()
+                ));
+            }
         }
         if done {
             return Ok(());
         }
         if start.elapsed() > TIMEOUT {
-            bail!("the views did not list every ready pod within {TIMEOUT:?}");
+            bail!(
+                "the views did not list every ready pod within {TIMEOUT:?}:\n{}",
+                behind.join("\n")
+            );
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }

@@ -61,7 +61,7 @@ pub struct Run {
     pub qps: Option<f64>,
     pub burst: Option<u32>,
     pub client: Client,
-    pub controller: Child,
+    pub controller: Minik8sProcess,
 }
 
 /// Sets up the run `--setting` asks for in `namespace`; None for `--summary`.
@@ -89,7 +89,7 @@ pub fn start_minik8s(
     controllers: &str,
     qps: Option<f64>,
     burst: Option<u32>,
-) -> anyhow::Result<Child> {
+) -> anyhow::Result<Minik8sProcess> {
     let bin = std::env::var("MINIK8S_BIN").context("MINIK8S_BIN: the release minik8s binary")?;
     let mut command = Command::new(bin);
     command.args([
@@ -103,7 +103,31 @@ pub fn start_minik8s(
     command.arg(std::env::var("MINIK8S_BENCH_LOG").unwrap_or_else(|_| "warn".into()));
     command.args(["--kube-api-qps", &qps.unwrap_or(0.0).to_string()]);
     command.args(["--kube-api-burst", &burst.unwrap_or(1).to_string()]);
-    Ok(command.spawn()?)
+    Ok(Minik8sProcess(command.spawn()?))
+}
+
+/// The bench's minik8s process, stopped when dropped: a bench that fails midway must not
+/// leave it running, holding the health port the next bench's minik8s needs.
+pub struct Minik8sProcess(Child);
+
+impl std::ops::Deref for Minik8sProcess {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Minik8sProcess {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Minik8sProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// The API requests the bench's minik8s has made so far, by verb (watches left out), read
