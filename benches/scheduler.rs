@@ -21,7 +21,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -160,7 +160,7 @@ const KUBE_SCHEDULER_NAME: &str = "bench-kube-scheduler";
 
 /// A started placer: a process of its own, or a task of the bench.
 enum Running {
-    Process(Child),
+    Process(common::OwnedProcess),
     Task(tokio::task::JoinHandle<()>),
 }
 
@@ -202,10 +202,8 @@ impl Running {
 
     fn stop(self) {
         match self {
-            Running::Process(mut child) => {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
+            // Stopped as it is dropped.
+            Running::Process(child) => drop(child),
             Running::Task(task) => task.abort(),
         }
     }
@@ -441,7 +439,7 @@ async fn delete_pods(client: &Client) -> anyhow::Result<()> {
 /// Starts a kube-scheduler of the bench's own (the binary of the local control plane, on PATH)
 /// whose only profile is the default one named [`KUBE_SCHEDULER_NAME`], at `limit` (kwokctl's
 /// unlimited figures when None), with no leader election and no serving port.
-fn start_kube_scheduler(limit: Option<RateLimit>) -> anyhow::Result<Child> {
+fn start_kube_scheduler(limit: Option<RateLimit>) -> anyhow::Result<common::OwnedProcess> {
     let kubeconfig = std::env::var("KUBECONFIG").context("KUBECONFIG: the bench cluster")?;
     let limit = limit.unwrap_or(RateLimit {
         qps: 5000.0,
@@ -463,30 +461,33 @@ fn start_kube_scheduler(limit: Option<RateLimit>) -> anyhow::Result<Child> {
         .args(["--secure-port=0", "-v=0"])
         .stderr(std::process::Stdio::null())
         .spawn()
+        .map(common::OwnedProcess)
         .context(
             "kube-scheduler of the local control plane, on PATH (tests/cluster/build-binaries.sh)",
         )
 }
 
 /// Starts minik8s-scheduler at `limit` and waits until its /readyz says its caches are full.
-async fn start_scheduler(limit: Option<RateLimit>) -> anyhow::Result<Child> {
+async fn start_scheduler(limit: Option<RateLimit>) -> anyhow::Result<common::OwnedProcess> {
     let bin = std::env::var("MINIK8S_BIN").context("MINIK8S_BIN: the release minik8s binary")?;
     // A free port, so that another minik8s-scheduler on this machine is no bother.
     let address = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
     let limit = limit.unwrap_or(RateLimit { qps: 0.0, burst: 1 });
-    let mut scheduler = Command::new(bin)
-        .args(["scheduler", "--health-address", &address.to_string()])
-        .args(["--kube-api-qps", &limit.qps.to_string()])
-        .args(["--kube-api-burst", &limit.burst.to_string()])
-        .args(["--log-level", "warn"])
-        .spawn()?;
+    let mut scheduler = common::OwnedProcess(
+        Command::new(bin)
+            .args(["scheduler", "--health-address", &address.to_string()])
+            .args(["--kube-api-qps", &limit.qps.to_string()])
+            .args(["--kube-api-burst", &limit.burst.to_string()])
+            .args(["--log-level", "warn"])
+            .spawn()?,
+    );
     let start = Instant::now();
     while !is_ready(address).await {
         if let Some(status) = scheduler.try_wait()? {
             bail!("minik8s scheduler exited: {status}");
         }
         if start.elapsed() > Duration::from_secs(60) {
-            let _ = scheduler.kill();
+            // Stopped as `scheduler` is dropped.
             bail!("minik8s scheduler not ready on {address} after 60 s");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;

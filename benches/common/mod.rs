@@ -61,7 +61,7 @@ pub struct Run {
     pub qps: Option<f64>,
     pub burst: Option<u32>,
     pub client: Client,
-    pub controller: Minik8sProcess,
+    pub controller: OwnedProcess,
 }
 
 /// Sets up the run `--setting` asks for in `namespace`; None for `--summary`.
@@ -89,7 +89,7 @@ pub fn start_minik8s(
     controllers: &str,
     qps: Option<f64>,
     burst: Option<u32>,
-) -> anyhow::Result<Minik8sProcess> {
+) -> anyhow::Result<OwnedProcess> {
     let bin = std::env::var("MINIK8S_BIN").context("MINIK8S_BIN: the release minik8s binary")?;
     let mut command = Command::new(bin);
     command.args([
@@ -103,27 +103,28 @@ pub fn start_minik8s(
     command.arg(std::env::var("MINIK8S_BENCH_LOG").unwrap_or_else(|_| "warn".into()));
     command.args(["--kube-api-qps", &qps.unwrap_or(0.0).to_string()]);
     command.args(["--kube-api-burst", &burst.unwrap_or(1).to_string()]);
-    Ok(Minik8sProcess(command.spawn()?))
+    Ok(OwnedProcess(command.spawn()?))
 }
 
-/// The bench's minik8s process, stopped when dropped: a bench that fails midway must not
-/// leave it running, holding the health port the next bench's minik8s needs.
-pub struct Minik8sProcess(Child);
+/// A process a bench started (minik8s, kube-scheduler), stopped when dropped: a bench that
+/// fails midway must not leave it running, holding the health port the next bench's
+/// minik8s needs or competing for the machine's cores.
+pub struct OwnedProcess(pub Child);
 
-impl std::ops::Deref for Minik8sProcess {
+impl std::ops::Deref for OwnedProcess {
     type Target = Child;
     fn deref(&self) -> &Child {
         &self.0
     }
 }
 
-impl std::ops::DerefMut for Minik8sProcess {
+impl std::ops::DerefMut for OwnedProcess {
     fn deref_mut(&mut self) -> &mut Child {
         &mut self.0
     }
 }
 
-impl Drop for Minik8sProcess {
+impl Drop for OwnedProcess {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
