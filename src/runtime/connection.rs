@@ -9,8 +9,8 @@
 //! a ping goes unanswered for 15 s, so that a connection stalled by the network is replaced
 //! instead of holding every request behind it.
 //!
-//! Otherwise it is kube's stack: the same TLS configuration, authentication and headers from
-//! the kubeconfig. Through a proxy, kube's stack is used as it is.
+//! Otherwise it is kube's stack: the same TLS configuration, authentication, headers and
+//! retries from the kubeconfig. Through a proxy, kube's stack is used as it is.
 
 use std::time::Duration;
 
@@ -18,7 +18,9 @@ use http::{Request, Response};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use kube::Config;
+use kube::client::retry::RetryPolicy;
 use kube::client::{Body, ClientBuilder, ConfigExt, DynBody};
+use tower::retry::RetryLayer;
 use tower::util::BoxService;
 use tower::{BoxError, ServiceBuilder, ServiceExt};
 
@@ -56,8 +58,14 @@ pub fn client_builder(config: Config) -> Result<ClientBuilder<ClientService>, ku
         .http2_keep_alive_interval(PING_AFTER_IDLE)
         .http2_keep_alive_timeout(PING_TIMEOUT)
         .build(connector);
+    // The layers of kube's own stack, in its order (its retry of 429, 503 and 504 included);
+    // only its request tracing at debug level is left out.
+    let retry = config
+        .default_retry
+        .then(|| RetryLayer::new(RetryPolicy::server_retry()));
     let service = ServiceBuilder::new()
         .layer(config.base_uri_layer())
+        .option_layer(retry)
         .option_layer(config.auth_layer()?)
         .layer(config.extra_headers_layer()?)
         .map_err(BoxError::from)
