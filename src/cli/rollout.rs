@@ -466,8 +466,9 @@ fn undo_target<'a>(
 /// kubectl's `DeploymentRollbacker`, checks in its order: a negative or unknown revision, no
 /// previous revision, a paused deployment, a template that already matches. Otherwise the
 /// revision's template (without the pod-template-hash label) goes back into the deployment,
-/// which takes the set's annotations too, keeping its own bookkeeping ones. The patch names
-/// the resourceVersion read, so that what was checked is what gets changed.
+/// which takes the set's annotations too, keeping its own bookkeeping ones. Like kubectl's,
+/// the patch carries no resourceVersion: the controller writes the deployment's status at any
+/// moment, and a precondition would make `undo` fail with a conflict where kubectl's succeeds.
 pub fn plan_undo(
     d: &MiniDeployment,
     sets: &[MiniReplicaSet],
@@ -500,15 +501,12 @@ pub fn plan_undo(
             .map(|(k, v)| (k.clone(), v.clone())),
     );
     let current_template = Value::Object(d.spec.template.raw().clone());
-    let mut metadata = json!({"resourceVersion": d.resource_version()});
+    let mut patch = json!({"spec": {"template": merge_patch(&current_template, &template)}});
     let annotations_patch = merge_patch(&json!(d.annotations()), &json!(annotations));
     if annotations_patch != json!({}) {
-        metadata["annotations"] = annotations_patch;
+        patch["metadata"] = json!({"annotations": annotations_patch});
     }
-    Ok(Undo::Patch(json!({
-        "metadata": metadata,
-        "spec": {"template": merge_patch(&current_template, &template)}
-    })))
+    Ok(Undo::Patch(patch))
 }
 
 /// The JSON merge patch (RFC 7386) that turns `from` into `to`: changed and new keys, and
@@ -826,9 +824,10 @@ pub async fn set_image(args: SetImage) -> super::Result {
     Ok(())
 }
 
+/// Sets the images of one MiniDeployment. The patch replaces the container lists, so it names
+/// the resourceVersion it was computed from; a conflict (most often the controller's status
+/// write in between) means reading again and retrying, as client-go's `RetryOnConflict` does.
 async fn set_image_of(api: &Api<MiniDeployment>, name: &str, args: &SetImage) -> super::Result {
-    let d = api.get(name).await?;
-    let mut template = d.spec.template.raw().clone();
     let pairs: Vec<(String, String)> = args
         .images
         .iter()
@@ -838,17 +837,26 @@ async fn set_image_of(api: &Api<MiniDeployment>, name: &str, args: &SetImage) ->
                 .ok_or(format!("expected CONTAINER=IMAGE, got {pair:?}"))
         })
         .collect::<Result<_, _>>()?;
-    let changed = set_images(&mut template, &pairs)?;
-    let patch = json!({"metadata": {"resourceVersion": d.resource_version()}, "spec": {"template": {"spec": {
-        "containers": template["spec"]["containers"], "initContainers": template["spec"].get("initContainers")
-    }}}});
-    let updated = if args.dry_run == DryRun::Client {
-        let mut local = d.clone();
-        local.spec.template = serde_json::from_value(Value::Object(template))?;
-        local
-    } else {
-        api.patch(name, &args.dry_run.patch_params(), &Patch::Merge(&patch))
-            .await?
+    let mut attempts = 0;
+    let (updated, changed) = loop {
+        let d = api.get(name).await?;
+        let mut template = d.spec.template.raw().clone();
+        let changed = set_images(&mut template, &pairs)?;
+        let patch = json!({"metadata": {"resourceVersion": d.resource_version()}, "spec": {"template": {"spec": {
+            "containers": template["spec"]["containers"], "initContainers": template["spec"].get("initContainers")
+        }}}});
+        if args.dry_run == DryRun::Client {
+            let mut local = d.clone();
+            local.spec.template = serde_json::from_value(Value::Object(template))?;
+            break (local, changed);
+        }
+        match api
+            .patch(name, &args.dry_run.patch_params(), &Patch::Merge(&patch))
+            .await
+        {
+            Err(kube::Error::Api(status)) if status.code == 409 && attempts < 4 => attempts += 1,
+            result => break (result?, changed),
+        }
     };
     if changed {
         let operation = format!("image updated{}", args.dry_run.suffix());
@@ -1148,8 +1156,7 @@ mod tests {
         };
         assert_eq!(
             patch,
-            json!({"metadata": {"resourceVersion": "7",
-                                "annotations": {"note": null, "kubernetes.io/change-cause": "first"}},
+            json!({"metadata": {"annotations": {"note": null, "kubernetes.io/change-cause": "first"}},
                    "spec": {"template": {"spec": {"containers": [{"name": "app", "image": "v1"}]}}}})
         );
     }
