@@ -3,11 +3,17 @@
 //! down to 10, with no client limits. Per side and phase: the time, the API calls (audit log),
 //! the CPU seconds and the peak resident memory of its controller manager; and while the
 //! rollout runs, how long a new set of one pod waits to be served. At the end, the memory each
-//! manager spends per cached pod.
+//! manager spends per cached pod. The ceiling (`scale/ceiling.rs`) does each phase's pod work
+//! with no logic, on a fresh cluster of the same size just before, so the table shows how
+//! close each side is to what the cluster itself can do.
 //!
-//!   --setting unlimited   run against the cluster in KUBECONFIG (120 nodes)
-//!   --summary             print the table of the last run
+//!   --setting unlimited             run against the cluster in KUBECONFIG (160 nodes)
+//!   --setting unlimited --ceiling   the ceiling alone, on a cluster of its own
+//!   --minik8s-first                 minik8s's side goes first in each phase
+//!   --summary                       print the table of the last run
 
+#[path = "scale/ceiling.rs"]
+mod ceiling;
 mod common;
 
 use std::time::{Duration, Instant};
@@ -29,8 +35,12 @@ const SCALED_DOWN: i64 = 10;
 const TIMEOUT: Duration = Duration::from_secs(1200);
 
 #[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
 struct Phase {
     name: String,
+    /// The same pod work with no logic, and its calls.
+    ceiling_seconds: f64,
+    ceiling_calls: common::Calls,
     builtin_seconds: f64,
     mini_seconds: f64,
     builtin_calls: common::Calls,
@@ -46,6 +56,9 @@ struct Phase {
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Result {
     setting: String,
+    /// Whether minik8s's side went first in each phase.
+    #[serde(default)]
+    minik8s_first: bool,
     phases: Vec<Phase>,
     /// Seconds until a new set of one pod had its pod, made while every set rolls.
     builtin_probe_seconds: f64,
@@ -58,6 +71,9 @@ struct Result {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if std::env::args().any(|a| a == "--ceiling") {
+        return ceiling_only().await;
+    }
     let Some(run) = common::start(NAMESPACE, "replicaset,deployment").await? else {
         print_table(&common::load_settings::<Result>("scale", &["unlimited"])?);
         return Ok(());
@@ -82,28 +98,51 @@ async fn main() -> anyhow::Result<()> {
         common::rss_mib(mini)?,
     ];
 
-    let sides = [Side::new(&client, true), Side::new(&client, false)];
+    let mut phases = [
+        Phase::named("create 100 × 50 replicas"),
+        Phase::named("roll all 100 at once"),
+        Phase::named("scale all down to 10"),
+    ];
+    // The ceiling measured just before, on its own cluster (`--ceiling`).
+    let ceiling: Vec<Phase> = common::load_settings("scale-ceiling", &["unlimited"])
+        .context(
+            "the ceiling runs first: `cargo bench --bench scale -- --setting unlimited --ceiling`",
+        )?
+        .remove(0);
+    for (phase, measured) in phases.iter_mut().zip(ceiling) {
+        phase.ceiling_seconds = measured.ceiling_seconds;
+        phase.ceiling_calls = measured.ceiling_calls;
+    }
+
+    // Each phase runs the sides one after the other; the second finds the first's pods in the
+    // cluster. `--minik8s-first` swaps them, to see what the order costs.
+    let mut sides = [Side::new(&client, true), Side::new(&client, false)];
+    let pids = if std::env::args().any(|a| a == "--minik8s-first") {
+        sides.reverse();
+        [mini, kcm]
+    } else {
+        [kcm, mini]
+    };
     let mut result = Result {
         setting: setting.clone(),
+        minik8s_first: pids[0] == mini,
         ..Result::default()
     };
     // Both sides' pods exist from here on, as they would on a shared cluster.
-    let mut phase = Phase::named("create 100 × 50 replicas");
+    let [create, roll, scale_down] = &mut phases;
     for (i, side) in sides.iter().enumerate() {
-        let m = Measure::start(side, [kcm, mini][i]);
+        let m = Measure::start(side, pids[i]);
         side.create_all().await?;
         side.wait_all(REPLICAS).await?;
-        m.finish(side, &mut phase).await?;
+        m.finish(side, create).await?;
     }
     let cached = [common::rss_mib(kcm)?, common::rss_mib(mini)?];
     let pods = (2 * DEPLOYMENTS) as f64 * REPLICAS as f64;
     result.builtin_kib_per_pod = (cached[0] - base[0]) * 1024.0 / pods;
     result.mini_kib_per_pod = (cached[1] - base[1]) * 1024.0 / pods;
-    result.phases.push(phase);
 
-    let mut phase = Phase::named("roll all 100 at once");
     for (i, side) in sides.iter().enumerate() {
-        let m = Measure::start(side, [kcm, mini][i]);
+        let m = Measure::start(side, pids[i]);
         side.patch_all(json!({"spec": {"template": {"spec": {"containers": [{"name": "app", "image": "app:v2"}]}}}}))
             .await?;
         // Served while the rollout keeps the controller busy.
@@ -114,24 +153,57 @@ async fn main() -> anyhow::Result<()> {
             result.mini_probe_seconds = probe;
         }
         side.wait_all(REPLICAS).await?;
-        m.finish(side, &mut phase).await?;
+        m.finish(side, roll).await?;
     }
-    result.phases.push(phase);
 
-    let mut phase = Phase::named("scale all down to 10");
     for (i, side) in sides.iter().enumerate() {
-        let m = Measure::start(side, [kcm, mini][i]);
+        let m = Measure::start(side, pids[i]);
         side.patch_all(json!({"spec": {"replicas": SCALED_DOWN}}))
             .await?;
         side.wait_all(SCALED_DOWN).await?;
-        m.finish(side, &mut phase).await?;
+        m.finish(side, scale_down).await?;
     }
-    result.phases.push(phase);
+    result.phases = phases.into();
 
     controller.kill()?;
     let _ = controller.wait();
     let path = common::save("scale", &setting, &result)?;
     print_table(&[result]);
+    eprintln!("[bench] wrote {}", path.display());
+    Ok(())
+}
+
+/// `--ceiling`: the ceiling's three phases on the cluster in KUBECONFIG, each timed and its
+/// calls counted, saved for the run of both sides that follows on a cluster of the same size.
+async fn ceiling_only() -> anyhow::Result<()> {
+    let client = Client::try_default()
+        .await
+        .context("KUBECONFIG must point at the ceiling's cluster")?;
+    common::create_namespace(&client, NAMESPACE).await?;
+    let ceiling = ceiling::Ceiling::start().await?;
+    let mut phases = [
+        Phase::named("create 100 × 50 replicas"),
+        Phase::named("roll all 100 at once"),
+        Phase::named("scale all down to 10"),
+    ];
+    for (i, phase) in phases.iter_mut().enumerate() {
+        eprintln!("[bench] ceiling: {} starts", phase.name);
+        let from = common::now();
+        phase.ceiling_seconds = match i {
+            0 => ceiling.create().await?,
+            1 => ceiling.roll().await?,
+            _ => ceiling.scale_down().await?,
+        };
+        // Calls are counted as for the sides, a moment after the phase ends.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        phase.ceiling_calls =
+            common::calls(NAMESPACE, &common::Caller::Ceiling, from, common::now()).await?;
+        eprintln!(
+            "[bench] ceiling {}: {:.1} s, {} calls",
+            phase.name, phase.ceiling_seconds, phase.ceiling_calls.total
+        );
+    }
+    let path = common::save("scale-ceiling", "unlimited", &phases)?;
     eprintln!("[bench] wrote {}", path.display());
     Ok(())
 }
@@ -391,14 +463,20 @@ impl Side {
 fn print_table(results: &[Result]) {
     println!();
     println!("Scale — 100 × 50 replicas per side (10,000 pods), no client limits, same cluster");
+    for r in results.iter().filter(|r| r.minik8s_first) {
+        println!("({}: minik8s's side went first in each phase)", r.setting);
+    }
     println!(
-        "{:<28} {:>11} {:>11} {:>7} {:>15} {:>15} {:>9} {:>9} {:>10} {:>10}",
+        "{:<28} {:>11} {:>11} {:>7} {:>11} {:>10} {:>15} {:>15} {:>15} {:>9} {:>9} {:>10} {:>10}",
         "phase",
         "built-in",
         "minik8s",
         "ratio",
+        "ceiling",
+        "mk8s/ceil",
         "built-in calls",
         "minik8s calls",
+        "ceiling calls",
         "kcm CPU",
         "mk8s CPU",
         "kcm peak",
@@ -407,13 +485,16 @@ fn print_table(results: &[Result]) {
     for r in results {
         for p in &r.phases {
             println!(
-                "{:<28} {:>9.1} s {:>9.1} s {:>7.2} {:>15} {:>15} {:>7.1} s {:>7.1} s {:>6.0} MiB {:>6.0} MiB",
+                "{:<28} {:>9.1} s {:>9.1} s {:>7.2} {:>9.1} s {:>10.2} {:>15} {:>15} {:>15} {:>7.1} s {:>7.1} s {:>6.0} MiB {:>6.0} MiB",
                 p.name,
                 p.builtin_seconds,
                 p.mini_seconds,
                 p.mini_seconds / p.builtin_seconds,
+                p.ceiling_seconds,
+                p.mini_seconds / p.ceiling_seconds,
                 p.builtin_calls.cell(),
                 p.mini_calls.cell(),
+                p.ceiling_calls.cell(),
                 p.builtin_cpu_seconds,
                 p.mini_cpu_seconds,
                 p.builtin_peak_mib,

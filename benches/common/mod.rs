@@ -246,6 +246,8 @@ pub enum Caller {
     Builtin(&'static [&'static str]),
     /// The bench's minik8s controller manager.
     Minik8s,
+    /// The scale bench's ceiling, a client with no logic.
+    Ceiling,
 }
 
 impl Caller {
@@ -258,6 +260,7 @@ impl Caller {
                         .any(|c| user_agent.ends_with(&format!("/{c}")))
             }
             Self::Minik8s => user_agent.starts_with("minik8s-controller-manager/"),
+            Self::Ceiling => user_agent.starts_with("minik8s-bench-ceiling/"),
         }
     }
 }

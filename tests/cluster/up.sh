@@ -7,6 +7,8 @@
 #   MINIK8S_KWOKCTL_ARGS  extra arguments for `kwokctl create cluster` (e.g. --disable-qps-limits)
 #   MINIK8S_AUDIT         1: the API server writes an audit log (audit-policy.yaml) to
 #                         <cluster>/logs/audit.log
+#   MINIK8S_METRICS_SERVER  0: no metrics-server (the benches: it scrapes every simulated
+#                         node every 15 s, and at 10,000 pods that keeps kwok busy)
 #
 # Prints the kubeconfig path on stdout; progress goes to stderr.
 set -euo pipefail
@@ -30,10 +32,11 @@ if [ "${MINIK8S_AUDIT:-0}" = 1 ]; then
   audit_args=(--kube-audit-policy "$here/audit-policy.yaml")
   config_files+=("$here/audit-policy.yaml")
 fi
-config_hash="$(cat "${config_files[@]}" | sha256sum | cut -d' ' -f1)"
+metrics_server="${MINIK8S_METRICS_SERVER:-1}"
+config_hash="$({ cat "${config_files[@]}"; echo "metrics-server=$metrics_server"; } | sha256sum | cut -d' ' -f1)"
 if kwokctl get clusters 2>/dev/null | grep -qx "$MINIK8S_CLUSTER_NAME" \
   && [ "$(cat "$stamp" 2>/dev/null)" != "$config_hash" ]; then
-  log "cluster '$MINIK8S_CLUSTER_NAME' was made from another kwok.yaml or audit setting; making it anew"
+  log "cluster '$MINIK8S_CLUSTER_NAME' was made from another kwok.yaml, audit or metrics-server setting; making it anew"
   "$here/down.sh" >/dev/null
 fi
 
@@ -51,8 +54,14 @@ else
   mkdir -p "$manifests" && cp "$here"/metrics-server/*.yaml "$manifests/"
   kwok_config="$KWOK_WORKDIR/minik8s-$MINIK8S_CLUSTER_NAME-kwok.yaml"
   mkdir -p "$KWOK_WORKDIR"
-  sed "s|^  bindAddress: 127.0.0.1$|&\n  metricsServerManifests: [\"$manifests\"]|" "$here/kwok.yaml" > "$kwok_config"
-  grep -q metricsServerManifests "$kwok_config" || { log "kwok.yaml has no 'bindAddress: 127.0.0.1' option line to add the metrics-server manifests after"; exit 1; }
+  metrics_args=()
+  if [ "$metrics_server" = 1 ]; then
+    sed "s|^  bindAddress: 127.0.0.1$|&\n  metricsServerManifests: [\"$manifests\"]|" "$here/kwok.yaml" > "$kwok_config"
+    grep -q metricsServerManifests "$kwok_config" || { log "kwok.yaml has no 'bindAddress: 127.0.0.1' option line to add the metrics-server manifests after"; exit 1; }
+    metrics_args=(--enable metrics-server --metrics-server-binary "$bin/metrics-server")
+  else
+    cp "$here/kwok.yaml" "$kwok_config"
+  fi
   kwokctl create cluster \
     --name "$MINIK8S_CLUSTER_NAME" \
     --runtime binary \
@@ -63,8 +72,7 @@ else
     --kube-scheduler-binary "$bin/kube-scheduler" \
     --etcd-binary "$bin/etcd" \
     --kwok-controller-binary "$bin/kwok" \
-    --enable metrics-server \
-    --metrics-server-binary "$bin/metrics-server" \
+    "${metrics_args[@]}" \
     "${audit_args[@]}" \
     ${MINIK8S_KWOKCTL_ARGS:-} \
     --wait 120s >&2
