@@ -61,11 +61,10 @@ impl Cache {
     pub fn upsert_node(&mut self, node: Arc<Node>) {
         let name = node.metadata.name.clone().unwrap_or_default();
         if let Some(&i) = self.index.get(&name) {
-            let mut info = NodeInfo::new(node);
-            for pod in std::mem::take(&mut self.snapshot.nodes[i].pods) {
-                info.add_pod(pod);
-            }
-            self.snapshot.nodes[i] = info;
+            // Upstream `NodeInfo.SetNode`: what the pods add up to does not depend on the node,
+            // so an update (kwok's and the kubelet's status heartbeats, mostly) replaces the
+            // node and its allocatable only, rather than counting every pod again.
+            self.snapshot.nodes[i].set_node(node);
             return;
         }
         let mut info = NodeInfo::new(node);
@@ -241,6 +240,24 @@ mod tests {
         cache.assume(other.clone(), "a");
         cache.forget(&other);
         assert_eq!(cpu(&cache, "a"), 1000);
+    }
+
+    #[test]
+    fn an_updated_node_keeps_its_pods_and_takes_the_new_allocatable() {
+        let mut cache = Cache::default();
+        cache.upsert_node(node("a"));
+        cache.observe_pod(pod("p", Some("a"), "Running"));
+        let bigger: Arc<Node> = Arc::new(
+            serde_json::from_value(json!({"metadata": {"name": "a", "labels": {"new": "x"}},
+                "status": {"allocatable": {"cpu": "8", "pods": "10"}}}))
+            .unwrap(),
+        );
+        cache.upsert_node(bigger.clone());
+        let info = cache.snapshot().get("a").unwrap();
+        assert!(Arc::ptr_eq(&info.node, &bigger));
+        assert_eq!(info.allocatable.milli_cpu, 8000);
+        assert_eq!((info.pods.len(), info.requested.milli_cpu), (1, 1000));
+        assert_eq!(cache.lengths(), (1, 1, 0));
     }
 
     #[test]

@@ -131,6 +131,12 @@ impl NodeInfo {
         self.node.metadata.name.as_deref().unwrap_or_default()
     }
 
+    /// A newer version of the same node, its pods kept (upstream `SetNode`).
+    pub fn set_node(&mut self, node: Arc<Node>) {
+        self.allocatable = resources::allocatable(&node);
+        self.node = node;
+    }
+
     pub fn add_pod(&mut self, pod: Arc<Pod>) {
         self.requested.add(&resources::pod_requests(&pod));
         self.non_zero_requested
