@@ -383,8 +383,14 @@ fn pre_filter_state(
                 continue;
             }
             let value = topology_value(node, &c.topology_key).unwrap_or_default();
-            *counts[i].entry(value.to_string()).or_default() +=
-                count_matching_pods(node, &c.selector, ns);
+            let matching = count_matching_pods(node, &c.selector, ns);
+            // A key is allocated once per topology value, not once per node.
+            match counts[i].get_mut(value) {
+                Some(count) => *count += matching,
+                None => {
+                    counts[i].insert(value.to_owned(), matching);
+                }
+            }
         }
     }
     let critical_paths = counts
@@ -482,7 +488,9 @@ fn init_pre_score_state(
         for (i, c) in constraints.iter().enumerate() {
             if !c.is_hostname() {
                 let value = topology_value(node, &c.topology_key).unwrap_or_default();
-                counts[i].entry(value.to_string()).or_insert(0);
+                if !counts[i].contains_key(value) {
+                    counts[i].insert(value.to_owned(), 0);
+                }
             }
         }
     }
