@@ -3,7 +3,9 @@
 //! no pod is bound to a second node. A breach of the bound on active pods says how many pods
 //! were above their MiniReplicaSet's replicas then, and what those replicas summed to: a
 //! breach with the sets' replicas within the bound is pods not yet deleted, not sets sized
-//! wrong.
+//! wrong. Pods above the replicas of a set scaled down in the last 10 s are not counted
+//! against the bound: upstream's Deployment controller bounds the sets' replicas, and grows
+//! the new set before the set controller has deleted the old set's pods.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -91,8 +93,8 @@ impl Invariants {
             // list is never taken for pods that vanished.
             let mut relisting: Option<HashMap<String, PodState>> = None;
             let mut armed = false;
-            // Set name → spec.replicas, as last seen.
-            let mut sets: HashMap<String, i32> = HashMap::new();
+            // Set name → spec.replicas as last seen, and when they last went down.
+            let mut sets: HashMap<String, SetState> = HashMap::new();
             let pod_events =
                 watcher::watcher(api, config).map(|e| e.map(|e| Watched::Pod(Box::new(e))));
             let set_events = watcher::watcher(sets_api, watcher::Config::default().labels(&labels))
@@ -145,10 +147,12 @@ impl Invariants {
                 let available = pods.values().filter(|p| p.available).count();
                 seen.max_active = seen.max_active.max(active);
                 let most = bounds.most_active.load(Ordering::SeqCst);
-                if active > most {
-                    let (above, sum) = above_their_sets(&pods, &sets);
+                let (above, being_deleted, sum) = above_their_sets(&pods, &sets);
+                // Pods of a set just scaled down are not deleted yet: upstream's surge counts
+                // the sets' replicas, not the pods, so the new set may grow first.
+                if active - being_deleted > most {
                     let message = format!(
-                        "{active} active pods, more than the {most} allowed ({above} above their set's replicas; the sets' replicas sum to {sum})"
+                        "{active} active pods, more than the {most} allowed ({above} above their set's replicas, {being_deleted} of them in sets scaled down in the last {DELETION_GRACE:?}; the sets' replicas sum to {sum})"
                     );
                     seen.violations.push(message);
                 }
@@ -193,11 +197,33 @@ fn check_binding(seen: &mut Seen, pods: &HashMap<String, PodState>, name: &str, 
     }
 }
 
-fn record_set(sets: &mut HashMap<String, i32>, event: watcher::Event<MiniReplicaSet>) {
+/// How long the pods of a set that was scaled down may stay active above its replicas: the
+/// set controller deletes them on its next sync, which the deployment controller does not
+/// wait for before it grows the new set (upstream's surge bound is on the sets' replicas).
+const DELETION_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+struct SetState {
+    replicas: i32,
+    shrunk_at: Option<std::time::Instant>,
+}
+
+fn record_set(sets: &mut HashMap<String, SetState>, event: watcher::Event<MiniReplicaSet>) {
     match event {
         watcher::Event::Apply(set) | watcher::Event::InitApply(set) => {
             let name = set.metadata.name.clone().unwrap_or_default();
-            sets.insert(name, set.spec.replicas);
+            let replicas = set.spec.replicas;
+            let shrunk_at = match sets.get(&name) {
+                Some(before) if replicas < before.replicas => Some(std::time::Instant::now()),
+                Some(before) => before.shrunk_at,
+                None => None,
+            };
+            sets.insert(
+                name,
+                SetState {
+                    replicas,
+                    shrunk_at,
+                },
+            );
         }
         watcher::Event::Delete(set) => {
             sets.remove(set.metadata.name.as_deref().unwrap_or_default());
@@ -206,22 +232,36 @@ fn record_set(sets: &mut HashMap<String, i32>, event: watcher::Event<MiniReplica
     }
 }
 
-/// How many active pods exceed their set's replicas, and the sum of the sets' replicas.
-fn above_their_sets(pods: &HashMap<String, PodState>, sets: &HashMap<String, i32>) -> (usize, i64) {
+/// How many active pods exceed their set's replicas, how many of those are in sets scaled
+/// down within [`DELETION_GRACE`], and the sum of the sets' replicas.
+fn above_their_sets(
+    pods: &HashMap<String, PodState>,
+    sets: &HashMap<String, SetState>,
+) -> (usize, usize, i64) {
     let mut by_owner: HashMap<&str, usize> = HashMap::new();
     for pod in pods.values().filter(|p| p.active) {
         if let Some(owner) = pod.owner.as_deref() {
             *by_owner.entry(owner).or_default() += 1;
         }
     }
-    let above = by_owner
-        .iter()
-        .map(|(owner, &n)| {
-            let replicas = sets.get(*owner).copied().unwrap_or(0).max(0) as usize;
-            n.saturating_sub(replicas)
-        })
-        .sum();
-    (above, sets.values().map(|&r| i64::from(r)).sum())
+    let (mut above, mut being_deleted) = (0, 0);
+    for (owner, &n) in &by_owner {
+        let set = sets.get(*owner);
+        let replicas = set.map_or(0, |s| s.replicas).max(0) as usize;
+        let excess = n.saturating_sub(replicas);
+        above += excess;
+        if set
+            .and_then(|s| s.shrunk_at)
+            .is_some_and(|at| at.elapsed() < DELETION_GRACE)
+        {
+            being_deleted += excess;
+        }
+    }
+    (
+        above,
+        being_deleted,
+        sets.values().map(|s| i64::from(s.replicas)).sum(),
+    )
 }
 
 fn state_of(pod: &Pod) -> PodState {
