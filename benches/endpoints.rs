@@ -207,12 +207,7 @@ fn gvk(group: &str, version: &str, kind: &str) -> kube::core::GroupVersionKind {
 }
 
 fn is_ready(pod: &Pod) -> bool {
-    pod.metadata.deletion_timestamp.is_none()
-        && pod
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.as_ref())
-            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+    pod.metadata.deletion_timestamp.is_none() && common::has_ready_condition(pod)
 }
 
 /// Pods listed as ready in an Endpoints-shaped object (`subsets[].addresses[].targetRef`).

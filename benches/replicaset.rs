@@ -154,12 +154,7 @@ async fn ceiling(client: &Client, qps: Option<f64>) -> anyhow::Result<f64> {
         let ready = list
             .items
             .iter()
-            .filter(|p| {
-                p.status
-                    .iter()
-                    .flat_map(|s| s.conditions.iter().flatten())
-                    .any(|c| c.type_ == "Ready" && c.status == "True")
-            })
+            .filter(|p| common::has_ready_condition(p))
             .count();
         if ready >= REPLICAS as usize {
             return Ok(start.elapsed().as_secs_f64());

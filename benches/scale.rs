@@ -98,11 +98,7 @@ async fn main() -> anyhow::Result<()> {
         common::rss_mib(mini)?,
     ];
 
-    let mut phases = [
-        Phase::named("create 100 × 50 replicas"),
-        Phase::named("roll all 100 at once"),
-        Phase::named("scale all down to 10"),
-    ];
+    let mut phases = Phase::all();
     // The ceiling measured just before, on its own cluster (`--ceiling`).
     let ceiling: Vec<Phase> = common::load_settings("scale-ceiling", &["unlimited"])
         .context(
@@ -181,11 +177,7 @@ async fn ceiling_only() -> anyhow::Result<()> {
         .context("KUBECONFIG must point at the ceiling's cluster")?;
     common::create_namespace(&client, NAMESPACE).await?;
     let ceiling = ceiling::Ceiling::start().await?;
-    let mut phases = [
-        Phase::named("create 100 × 50 replicas"),
-        Phase::named("roll all 100 at once"),
-        Phase::named("scale all down to 10"),
-    ];
+    let mut phases = Phase::all();
     for (i, phase) in phases.iter_mut().enumerate() {
         eprintln!("[bench] ceiling: {} starts", phase.name);
         let from = common::now();
@@ -209,6 +201,15 @@ async fn ceiling_only() -> anyhow::Result<()> {
 }
 
 impl Phase {
+    /// The scenario's phases, in order, not yet measured.
+    fn all() -> [Self; 3] {
+        [
+            Self::named("create 100 × 50 replicas"),
+            Self::named("roll all 100 at once"),
+            Self::named("scale all down to 10"),
+        ]
+    }
+
     fn named(name: &str) -> Self {
         Self {
             name: name.into(),

@@ -6,7 +6,7 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
 use kube::api::PostParams;
 use kube::{Api, Client};
 use serde::Serialize;
@@ -238,6 +238,20 @@ pub fn load_settings<T: DeserializeOwned>(
     Ok(results)
 }
 
+/// The user agent of the scale bench's ceiling (`scale/ceiling.rs`), by which the audit log
+/// tells its calls apart.
+#[allow(dead_code)]
+pub const CEILING_USER_AGENT: &str = "minik8s-bench-ceiling";
+
+/// Whether the pod has the condition Ready=True.
+#[allow(dead_code)]
+pub fn has_ready_condition(pod: &Pod) -> bool {
+    pod.status
+        .iter()
+        .flat_map(|s| s.conditions.iter().flatten())
+        .any(|c| c.type_ == "Ready" && c.status == "True")
+}
+
 /// Who made a call, as the API server's audit log names the client (its user agent).
 #[allow(dead_code)]
 pub enum Caller {
@@ -260,7 +274,7 @@ impl Caller {
                         .any(|c| user_agent.ends_with(&format!("/{c}")))
             }
             Self::Minik8s => user_agent.starts_with("minik8s-controller-manager/"),
-            Self::Ceiling => user_agent.starts_with("minik8s-bench-ceiling/"),
+            Self::Ceiling => user_agent.starts_with(&format!("{CEILING_USER_AGENT}/")),
         }
     }
 }

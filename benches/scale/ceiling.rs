@@ -24,8 +24,6 @@ use crate::{DEPLOYMENTS, NAMESPACE, REPLICAS, SCALED_DOWN, TIMEOUT};
 /// ceiling is the cluster's rate and not the client's.
 const IN_FLIGHT: usize = 256;
 const LABEL: &str = "minik8s-bench";
-/// The user agent the audit log counts the ceiling's calls by.
-pub const USER_AGENT: &str = "minik8s-bench-ceiling";
 
 pub struct Ceiling {
     pods: Api<Pod>,
@@ -36,7 +34,7 @@ impl Ceiling {
     /// A client of its own, over HTTP/2 as minik8s's (so the transport is not what differs),
     /// and a cache of the ceiling's pods that the waits read instead of listing 5000 pods.
     pub async fn start() -> anyhow::Result<Self> {
-        minik8s::runtime::client::set_user_agent(USER_AGENT, "-");
+        minik8s::runtime::client::set_user_agent(crate::common::CEILING_USER_AGENT, "-");
         let client: Client = minik8s::runtime::client::build(None).await?;
         let pods: Api<Pod> = Api::namespaced(client, NAMESPACE);
         let (cache, writer) = reflector::store();
@@ -202,12 +200,7 @@ impl Counts {
         for pod in pods {
             let version = pod.labels().get("version").cloned().unwrap_or_default();
             let entry = counts.pods.entry(version).or_default();
-            let ready = pod
-                .status
-                .iter()
-                .flat_map(|s| s.conditions.iter().flatten())
-                .any(|c| c.type_ == "Ready" && c.status == "True");
-            entry.0 += usize::from(ready);
+            entry.0 += usize::from(crate::common::has_ready_condition(pod));
             entry.1 += usize::from(pod.metadata.deletion_timestamp.is_none());
         }
         counts
