@@ -147,14 +147,16 @@ impl Invariants {
                 let available = pods.values().filter(|p| p.available).count();
                 seen.max_active = seen.max_active.max(active);
                 let most = bounds.most_active.load(Ordering::SeqCst);
-                let (above, being_deleted, sum) = above_their_sets(&pods, &sets);
-                // Pods of a set just scaled down are not deleted yet: upstream's surge counts
-                // the sets' replicas, not the pods, so the new set may grow first.
-                if active - being_deleted > most {
-                    let message = format!(
-                        "{active} active pods, more than the {most} allowed ({above} above their set's replicas, {being_deleted} of them in sets scaled down in the last {DELETION_GRACE:?}; the sets' replicas sum to {sum})"
-                    );
-                    seen.violations.push(message);
+                if active > most {
+                    let (above, being_deleted, sum) = above_their_sets(&pods, &sets);
+                    // Pods of a set just scaled down are not deleted yet: upstream's surge
+                    // counts the sets' replicas, not the pods, so the new set may grow first.
+                    if active - being_deleted > most {
+                        let message = format!(
+                            "{active} active pods, more than the {most} allowed ({above} above their set's replicas, {being_deleted} of them in sets scaled down in the last {DELETION_GRACE:?}; the sets' replicas sum to {sum})"
+                        );
+                        seen.violations.push(message);
+                    }
                 }
                 if let Some(fewest) = bounds.fewest_available {
                     armed |= available >= fewest;
