@@ -206,6 +206,32 @@ async fn minik8s_slices_match_the_builtin_slices() {
         find(s, "never").is_some_and(|e| e.conditions.0 == Some(false)) && s.len() == 4
     })
     .await;
+
+    // A pod that takes a while to stop: terminating (not ready, still serving) in both, then
+    // gone from both once it has stopped, with nothing else changing meanwhile (minik8s holds
+    // that last removal for up to 1 s, docs/endpoints.md).
+    let slow = json!({"sim.minik8s.dev/behavior": "terminate-after",
+                      "sim.minik8s.dev/terminate-after": "8s"});
+    crate::endpoints::assert_slow_terminations(&ns, &slow).await;
+    let mut stopping = pod("stopping", json!({"app": "web"}), Some(8080), None);
+    stopping["metadata"]["annotations"] = slow;
+    ns.create::<Pod>(stopping).await.unwrap();
+    same(&ns, "web", "a slow-to-stop pod ready", |s| {
+        find(s, "stopping").is_some_and(|e| e.conditions == (Some(true), Some(true), Some(false)))
+    })
+    .await;
+    ns.api::<Pod>()
+        .delete("stopping", &DeleteParams::default())
+        .await
+        .unwrap();
+    same(&ns, "web", "the pod terminating", |s| {
+        find(s, "stopping").is_some_and(|e| e.conditions == (Some(false), Some(true), Some(true)))
+    })
+    .await;
+    same(&ns, "web", "the pod stopped and gone", |s| {
+        find(s, "stopping").is_none() && s.len() == 4
+    })
+    .await;
     ns.cleanup().await;
 }
 

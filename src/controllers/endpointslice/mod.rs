@@ -9,6 +9,7 @@
 //! - `reconciler`: pure — the slices to create, update and delete (upstream `reconciler.go`).
 //! - `handler`: pod, EndpointSlice and Service events → MiniServices to sync.
 //! - `tracker`: the generations this controller wrote (upstream `EndpointSliceTracker`).
+//! - `hold`: removals of ended terminating endpoints, held back to join the next write.
 //! - `sync`: the executor.
 //!
 //! As upstream, every read comes from informers: the shared pod, node and MiniService ones,
@@ -20,6 +21,7 @@
 //! written.
 
 mod handler;
+pub mod hold;
 pub mod reconciler;
 pub mod service;
 mod sync;
@@ -77,6 +79,7 @@ pub struct Context {
     pub slices: Arc<Cache<EndpointSlice>>,
     pub tracker: Arc<tracker::EndpointSliceTracker>,
     pub refused: Arc<handler::Refused>,
+    pub held: hold::HeldRemovals,
     pub events: EventRecorder,
     pub backoff: Backoff,
     pub max_endpoints_per_slice: usize,
@@ -154,6 +157,7 @@ impl EndpointSliceController {
             slices: slices.cache(),
             tracker,
             refused,
+            held: hold::HeldRemovals::default(),
             events,
             backoff: Backoff::reported_as(CONTROLLER_NAME),
             max_endpoints_per_slice: max_endpoints_per_slice.max(1),
@@ -219,6 +223,7 @@ impl driver::Bookkeeping for Context {
             let service = (namespace.to_string(), service::service_name(name));
             self.tracker.delete_service(&service);
             self.refused.lock().expect("refused lock").remove(&service);
+            self.held.forget(&service);
         }
     }
 
@@ -235,5 +240,6 @@ impl driver::Bookkeeping for Context {
             .lock()
             .expect("refused lock")
             .retain(|key| services.contains(key));
+        self.held.retain(|key| services.contains(key));
     }
 }

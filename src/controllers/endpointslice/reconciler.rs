@@ -449,6 +449,43 @@ pub fn reconcile(
     plan
 }
 
+/// Whether the plan's only change is to drop endpoints that its slices list as terminating
+/// already: pods that ended, or stopped matching, after they were written as terminating.
+/// Such a write changes no ready or serving-only endpoint (see `hold.rs`).
+pub fn only_drops_terminating(plan: &Plan, existing: &[EndpointSlice]) -> bool {
+    if plan.update.is_empty() || !plan.create.is_empty() || !plan.delete.is_empty() {
+        return false;
+    }
+    plan.update.iter().all(|new| {
+        let Some(old) = existing
+            .iter()
+            .find(|s| s.metadata.name == new.metadata.name)
+        else {
+            return false;
+        };
+        let same_frame = old.address_type == new.address_type
+            && old.ports == new.ports
+            && old.metadata.labels == new.metadata.labels
+            && old.metadata.annotations == new.metadata.annotations
+            && old.metadata.owner_references == new.metadata.owner_references;
+        let old_by_key: BTreeMap<EndpointKey, &Endpoint> = endpoints_of(old)
+            .iter()
+            .map(|e| (endpoint_key(e), e))
+            .collect();
+        let new_keys: BTreeSet<EndpointKey> = endpoints_of(new).iter().map(endpoint_key).collect();
+        let kept_as_they_were = endpoints_of(new).iter().all(|e| {
+            old_by_key
+                .get(&endpoint_key(e))
+                .is_some_and(|o| endpoints_equal_beyond_hash(o, e))
+        });
+        let dropped_were_terminating = old_by_key
+            .iter()
+            .filter(|(key, _)| !new_keys.contains(*key))
+            .all(|(_, e)| e.conditions.as_ref().and_then(|c| c.terminating) == Some(true));
+        same_frame && kept_as_they_were && dropped_were_terminating
+    })
+}
+
 /// A slice's endpoints; absent and empty are the same.
 pub fn endpoints_of(slice: &EndpointSlice) -> &[Endpoint] {
     slice.endpoints.as_deref().unwrap_or_default()

@@ -8,6 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Resource, ResourceExt};
 use serde_json::json;
+use std::time::{Duration, Instant};
 
 use super::reconciler::{self, NodeInfo};
 use super::service::{self, CONDITION_SERVICE, REASON_NAME_TAKEN, REASON_SYNCED};
@@ -136,12 +137,16 @@ async fn sync(mini: &MiniService, ctx: &Context) -> Result<Action, Error> {
     };
     let slices_api: Api<EndpointSlice> = Api::namespaced(ctx.client.clone(), &namespace);
     // At the rate limit, slice writes are planned once a token is held (see RateGate).
-    let (slices, plan) = client::plan_at_turn(
+    let (slices, plan, held) = client::plan_at_turn(
         ctx.gate.as_ref(),
         || plan_slices(mini, selector, &current, ctx),
-        |(_, plan)| !plan.is_empty(),
+        |(_, plan, held)| !plan.is_empty() && held.is_none(),
     )
     .await?;
+    if let Some(remaining) = held {
+        tracing::debug!(service = %name, ?remaining, "holding the removal of ended terminating endpoints");
+        return Ok(Action::requeue(remaining));
+    }
     if !plan.is_empty() {
         tracing::info!(
             service = %name,
@@ -165,13 +170,14 @@ async fn sync(mini: &MiniService, ctx: &Context) -> Result<Action, Error> {
 }
 
 /// The service's slices in the cache and what to write to them, from the cached pods and
-/// nodes; refused while the cache is behind this controller's own writes.
+/// nodes, and how long that write is held back (`hold.rs`); refused while the cache is behind
+/// this controller's own writes.
 fn plan_slices(
     mini: &MiniService,
     selector: &std::collections::BTreeMap<String, String>,
     current: &Service,
     ctx: &Context,
-) -> Result<(Vec<EndpointSlice>, reconciler::Plan), Error> {
+) -> Result<(Vec<EndpointSlice>, reconciler::Plan, Option<Duration>), Error> {
     let namespace = mini.namespace().unwrap_or_default();
     let pods: Vec<std::sync::Arc<CachedPod>> = ctx
         .pods
@@ -212,7 +218,12 @@ fn plan_slices(
         ctx.max_endpoints_per_slice,
         MANAGED_BY,
     );
-    Ok((slices, plan))
+    let held = ctx.held.remaining(
+        &service_key,
+        reconciler::only_drops_terminating(&plan, &slices),
+        Instant::now(),
+    );
+    Ok((slices, plan, held))
 }
 
 /// Upstream `finalize`: creates (not for a Service being deleted), then updates, then

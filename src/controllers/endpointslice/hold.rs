@@ -1,0 +1,186 @@
+//! Holding back the write that only drops ended terminating endpoints.
+//!
+//! A deleted pod reaches a Service's slices twice: first its endpoint turns terminating
+//! (not ready; consumers stop sending it new connections), then, once the pod is gone, the
+//! endpoint leaves. The second write tells a consumer nothing it acts on while the Service has
+//! ready endpoints, and under churn each deleted pod otherwise costs one more write to every
+//! watcher of slices (every node's kube-proxy). So a sync whose only change is such removals
+//! (`reconciler::only_drops_terminating`) waits up to [`HOLD`]; any other change written
+//! meanwhile carries them. Upstream writes them at once when its cache is current, and when it
+//! is not (right after its own write, the usual case under churn) retries the whole sync after
+//! a 1 s backoff, which holds every change of the service, not only these.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::tracker::ServiceKey;
+
+/// The longest a removal of ended terminating endpoints waits for another write to join.
+pub const HOLD: Duration = Duration::from_secs(1);
+
+/// Since when each service has had only such removals to write.
+#[derive(Default)]
+pub struct HeldRemovals {
+    since: Mutex<HashMap<ServiceKey, Instant>>,
+}
+
+impl HeldRemovals {
+    /// How much longer the write of `service` waits: None to write now (or nothing to hold).
+    pub fn remaining(
+        &self,
+        service: &ServiceKey,
+        only_drops_terminating: bool,
+        now: Instant,
+    ) -> Option<Duration> {
+        let mut since = self.since.lock().expect("held removals lock");
+        if !only_drops_terminating {
+            since.remove(service);
+            return None;
+        }
+        let held = now.saturating_duration_since(*since.entry(service.clone()).or_insert(now));
+        if held >= HOLD {
+            since.remove(service);
+            return None;
+        }
+        Some(HOLD - held)
+    }
+
+    pub fn forget(&self, service: &ServiceKey) {
+        self.since
+            .lock()
+            .expect("held removals lock")
+            .remove(service);
+    }
+
+    pub fn retain(&self, keep: impl Fn(&ServiceKey) -> bool) {
+        self.since
+            .lock()
+            .expect("held removals lock")
+            .retain(|key, _| keep(key));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::{Pod, Service};
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    use serde_json::json;
+
+    use super::*;
+    use crate::controllers::cached_pod::CachedPod;
+    use crate::controllers::endpointslice::reconciler::{
+        NodeInfo, Plan, only_drops_terminating, reconcile,
+    };
+
+    fn key() -> ServiceKey {
+        ("ns".into(), "mini-web".into())
+    }
+
+    #[test]
+    fn a_removal_waits_until_the_hold_is_over_then_goes() {
+        let held = HeldRemovals::default();
+        let t0 = Instant::now();
+        assert_eq!(held.remaining(&key(), true, t0), Some(HOLD));
+        let later = t0 + Duration::from_millis(300);
+        assert_eq!(
+            held.remaining(&key(), true, later),
+            Some(HOLD - Duration::from_millis(300)),
+            "the hold counts from the first sync that had only removals"
+        );
+        assert_eq!(held.remaining(&key(), true, t0 + HOLD), None);
+        assert_eq!(
+            held.remaining(&key(), true, t0 + HOLD),
+            Some(HOLD),
+            "after a write the next removal waits afresh"
+        );
+    }
+
+    #[test]
+    fn any_other_change_is_written_at_once_and_ends_the_hold() {
+        let held = HeldRemovals::default();
+        let t0 = Instant::now();
+        held.remaining(&key(), true, t0);
+        assert_eq!(held.remaining(&key(), false, t0), None);
+        assert_eq!(held.remaining(&key(), true, t0 + HOLD), Some(HOLD));
+        held.forget(&key());
+        held.retain(|_| false);
+        assert_eq!(held.remaining(&key(), true, t0), Some(HOLD));
+    }
+
+    fn service() -> Service {
+        serde_json::from_value(json!({
+            "metadata": {"name": "mini-web", "namespace": "ns", "uid": "svc"},
+            "spec": {"clusterIP": "10.0.0.1", "ipFamilies": ["IPv4"],
+                     "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]},
+        }))
+        .unwrap()
+    }
+
+    fn pod(n: u8, ready: bool, terminating: bool) -> CachedPod {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": format!("p{n}"), "namespace": "ns", "uid": format!("u{n}"),
+                         "labels": {"app": "web"},
+                         "deletionTimestamp": terminating.then_some("2026-01-01T00:00:00Z")},
+            "spec": {"nodeName": "n1", "containers": [{"name": "app"}]},
+            "status": {"phase": "Running", "podIP": format!("10.1.0.{n}"),
+                       "podIPs": [{"ip": format!("10.1.0.{n}")}],
+                       "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]},
+        }))
+        .unwrap();
+        pod.into()
+    }
+
+    /// The slices as the API server keeps them after a sync of `pods` over `existing`.
+    fn sync(pods: &[CachedPod], existing: &[EndpointSlice]) -> (Plan, Vec<EndpointSlice>) {
+        let pods: Vec<&CachedPod> = pods.iter().collect();
+        let found = |_: &str| NodeInfo::Found { zone: None };
+        let plan = reconcile(&service(), &pods, &found, existing, 100, "test");
+        let mut slices: Vec<EndpointSlice> = existing
+            .iter()
+            .filter(|s| !plan.delete.contains(s.metadata.name.as_ref().unwrap()))
+            .filter(|s| {
+                !plan
+                    .update
+                    .iter()
+                    .any(|u| u.metadata.name == s.metadata.name)
+            })
+            .cloned()
+            .collect();
+        slices.extend(plan.update.iter().cloned());
+        slices.extend(plan.create.iter().cloned().enumerate().map(|(i, mut s)| {
+            s.metadata.name = Some(format!("mini-web-{i}"));
+            s
+        }));
+        (plan, slices)
+    }
+
+    #[test]
+    fn only_the_removal_of_endpoints_written_as_terminating_is_held() {
+        let (_, slices) = sync(&[pod(1, true, false), pod(2, true, false)], &[]);
+        // Pod 2 is deleted: turning terminating is a change consumers act on.
+        let (plan, slices) = sync(&[pod(1, true, false), pod(2, false, true)], &slices);
+        assert!(!plan.is_empty() && !only_drops_terminating(&plan, &[]));
+        let (_, before) = sync(&[pod(1, true, false), pod(2, true, false)], &[]);
+        assert!(!only_drops_terminating(&plan, &before));
+        // Pod 2 is gone: only a terminating endpoint leaves.
+        let (plan, _) = sync(&[pod(1, true, false)], &slices);
+        assert!(only_drops_terminating(&plan, &slices));
+        // Gone, and pod 1 turned not ready meanwhile: written at once.
+        let (plan, _) = sync(&[pod(1, false, false)], &slices);
+        assert!(!only_drops_terminating(&plan, &slices));
+        // Gone, and a pod 3 came: written at once.
+        let (plan, _) = sync(&[pod(1, true, false), pod(3, true, false)], &slices);
+        assert!(!only_drops_terminating(&plan, &slices));
+        // A ready endpoint leaving (its pod lost the label) is never held.
+        let (plan, _) = sync(&[pod(2, false, true)], &slices);
+        assert!(!only_drops_terminating(&plan, &slices));
+        // The last endpoint leaving turns the slice into the placeholder (no ports): written
+        // at once, so that the Service is seen to have no endpoints.
+        let (_, slices) = sync(&[pod(1, false, true)], &slices);
+        let (plan, _) = sync(&[], &slices);
+        assert!(!plan.is_empty() && !only_drops_terminating(&plan, &slices));
+        // Nothing to write: nothing to hold.
+        assert!(!only_drops_terminating(&Plan::default(), &slices));
+    }
+}
