@@ -3,10 +3,12 @@
 //! EndpointSlices of its MiniService twin, on the same cluster, in the same run.
 //!
 //! 10 services × 100 pods (built-in ReplicaSets, so both twins select the very same pods).
-//! 1000 pods are deleted, 20 a second across the services; each deletion is two changes: the
-//! pod leaves every view, and its replacement joins them once Ready. A change's latency is the
-//! time from the pod watch seeing it (deleted; Ready) to the view watch seeing it (gone; listed
-//! as ready). Writes are counted as the watch events of each view's objects during the run.
+//! Busy phase: 1000 pods are deleted, 20 a second across the services. Quiet phase: then 50
+//! more, 2 a second (one per service every 5 s), so that each deletion is over before the
+//! service's next. Each deletion is two changes: the pod leaves every view, and its
+//! replacement joins them once Ready. A change's latency is the time from the pod watch seeing
+//! it (deleted; Ready) to the view watch seeing it (gone; listed as ready). Writes are counted
+//! as the watch events of each view's objects during the phase.
 //!
 //!   --setting limited|unlimited   run against the cluster in KUBECONFIG
 //!   --summary                     print the table of every setting measured
@@ -34,6 +36,8 @@ const SERVICES: usize = 10;
 const PODS: usize = 100;
 const DELETIONS: usize = 1000;
 const DELETIONS_PER_SECOND: f64 = 20.0;
+const QUIET_DELETIONS: usize = 50;
+const QUIET_DELETIONS_PER_SECOND: f64 = 2.0;
 const TIMEOUT: Duration = Duration::from_secs(600);
 /// The Service that minik8s keeps for MiniService `name`.
 fn mini_service(name: &str) -> String {
@@ -64,6 +68,9 @@ struct Result {
     qps: Option<f64>,
     burst: Option<u32>,
     views: Vec<View>,
+    /// The same views in the quiet phase.
+    #[serde(default)]
+    quiet_views: Vec<View>,
     minik8s_rss_mib: f64,
     kube_controller_manager_rss_mib: f64,
     /// Every API request of the minik8s process while measuring (both controllers), by verb.
@@ -108,16 +115,92 @@ async fn main() -> anyhow::Result<()> {
 
     let timeline: Shared = Arc::default();
     let watches = start_watches(&client, &names, timeline.clone()).await;
-    timeline.lock().unwrap().counting = true;
     let requests_before = common::minik8s_requests().await?;
-
-    // Delete pods at a steady pace, round-robin over the services.
     let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
-    let pace = Duration::from_secs_f64(1.0 / DELETIONS_PER_SECOND);
-    let start = Instant::now();
     let mut deleted = BTreeSet::new();
-    let mut victims = pods.list(&ListParams::default()).await?.items;
-    for i in 0..DELETIONS {
+    let busy = Pace {
+        name: "busy",
+        deletions: DELETIONS,
+        per_second: DELETIONS_PER_SECOND,
+    };
+    let views = measure(
+        &busy,
+        &pods,
+        &names,
+        &mut deleted,
+        &client,
+        &timeline,
+        &setting,
+    )
+    .await?;
+    let minik8s_requests =
+        common::requests_between(&requests_before, &common::minik8s_requests().await?);
+    let quiet = Pace {
+        name: "quiet",
+        deletions: QUIET_DELETIONS,
+        per_second: QUIET_DELETIONS_PER_SECOND,
+    };
+    let quiet_views = measure(
+        &quiet,
+        &pods,
+        &names,
+        &mut deleted,
+        &client,
+        &timeline,
+        &setting,
+    )
+    .await?;
+    for watch in watches {
+        watch.abort();
+    }
+
+    let minik8s_rss_mib = common::rss_mib(controller.id())?;
+    let kube_controller_manager_rss_mib = common::kube_controller_manager_rss_mib()?;
+    controller.kill()?;
+    let _ = controller.wait();
+
+    let result = Result {
+        setting: setting.clone(),
+        qps,
+        burst,
+        views,
+        quiet_views,
+        minik8s_rss_mib,
+        kube_controller_manager_rss_mib,
+        minik8s_requests,
+    };
+    let path = common::save("endpoints", &setting, &result)?;
+    print_table(&[result]);
+    eprintln!("[bench] wrote {}", path.display());
+    Ok(())
+}
+
+/// How fast pods are deleted in one phase.
+struct Pace {
+    name: &'static str,
+    deletions: usize,
+    per_second: f64,
+}
+
+/// One phase: pods deleted at `pace`, round-robin over the services, the views' latencies and
+/// writes measured until every view lists every ready pod again.
+async fn measure(
+    pace: &Pace,
+    pods: &Api<Pod>,
+    names: &[String],
+    deleted: &mut BTreeSet<String>,
+    client: &Client,
+    timeline: &Shared,
+    setting: &str,
+) -> anyhow::Result<Vec<View>> {
+    *timeline.lock().unwrap() = Timeline {
+        counting: true,
+        ..Timeline::default()
+    };
+    let interval = Duration::from_secs_f64(1.0 / pace.per_second);
+    let start = Instant::now();
+    let mut victims = Vec::new();
+    for i in 0..pace.deletions {
         if victims.is_empty() {
             victims = pods.list(&ListParams::default()).await?.items;
             victims.retain(|p| !deleted.contains(&p.name_any()));
@@ -133,39 +216,21 @@ async fn main() -> anyhow::Result<()> {
         let victim = victims.swap_remove(index).name_any();
         pods.delete(&victim, &DeleteParams::default()).await?;
         deleted.insert(victim);
-        if i % 100 == 99 {
-            eprintln!("[bench] {setting}: {} of {DELETIONS} pods deleted", i + 1);
+        if i % 100 == 99 || i + 1 == pace.deletions {
+            eprintln!(
+                "[bench] {setting}, {} phase: {} of {} pods deleted",
+                pace.name,
+                i + 1,
+                pace.deletions
+            );
         }
-        tokio::time::sleep_until((start + pace * (i as u32 + 1)).into()).await;
+        tokio::time::sleep_until((start + interval * (i as u32 + 1)).into()).await;
     }
-    wait_all_listed(&client, &names).await?;
+    wait_all_listed(client, names).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    for watch in watches {
-        watch.abort();
-    }
-    let minik8s_requests =
-        common::requests_between(&requests_before, &common::minik8s_requests().await?);
-
-    let minik8s_rss_mib = common::rss_mib(controller.id())?;
-    let kube_controller_manager_rss_mib = common::kube_controller_manager_rss_mib()?;
-    controller.kill()?;
-    let _ = controller.wait();
-
-    let timeline = timeline.lock().unwrap();
-    let views = (0..VIEWS.len()).map(|v| view(&timeline, v)).collect();
-    let result = Result {
-        setting: setting.clone(),
-        qps,
-        burst,
-        views,
-        minik8s_rss_mib,
-        kube_controller_manager_rss_mib,
-        minik8s_requests,
-    };
-    let path = common::save("endpoints", &setting, &result)?;
-    print_table(&[result]);
-    eprintln!("[bench] wrote {}", path.display());
-    Ok(())
+    let mut timeline = timeline.lock().unwrap();
+    timeline.counting = false;
+    Ok((0..VIEWS.len()).map(|v| view(&timeline, v)).collect())
 }
 
 /// A ReplicaSet of the service's pods, a Service and a MiniService that select them.
@@ -478,21 +543,28 @@ fn summary() -> anyhow::Result<()> {
 fn print_table(results: &[Result]) {
     println!();
     println!(
-        "Endpoints — a pod change reaching each view ({SERVICES} services × {PODS} pods, {DELETIONS} deletions)"
+        "Endpoints — a pod change reaching each view ({SERVICES} services × {PODS} pods; busy: \
+         {DELETIONS} deletions at {DELETIONS_PER_SECOND}/s, quiet: {QUIET_DELETIONS} at \
+         {QUIET_DELETIONS_PER_SECOND}/s)"
     );
     println!(
-        "{:<10} {:>8} {:<26} {:>8} {:>10} {:>10} {:>8} {:>12}",
-        "setting", "limit", "view", "changes", "p50", "p99", "writes", "writes/change"
+        "{:<10} {:>8} {:<6} {:<26} {:>8} {:>10} {:>10} {:>8} {:>12}",
+        "setting", "limit", "phase", "view", "changes", "p50", "p99", "writes", "writes/change"
     );
     for r in results {
         let limit = r.qps.map_or("none".to_string(), |q| {
             format!("{q}/{}", r.burst.unwrap_or(0))
         });
-        for v in &r.views {
+        let phases = [("busy", &r.views), ("quiet", &r.quiet_views)];
+        for (phase, v) in phases
+            .iter()
+            .flat_map(|(p, vs)| vs.iter().map(move |v| (p, v)))
+        {
             println!(
-                "{:<10} {:>8} {:<26} {:>8} {:>7.0} ms {:>7.0} ms {:>8} {:>12.2}",
+                "{:<10} {:>8} {:<6} {:<26} {:>8} {:>7.0} ms {:>7.0} ms {:>8} {:>12.2}",
                 r.setting,
                 limit,
+                phase,
                 v.name,
                 v.changes,
                 v.p50_ms,
@@ -516,7 +588,7 @@ fn print_table(results: &[Result]) {
             .map(|(verb, n)| format!("{verb} {n}"))
             .collect();
         println!(
-            "{:<10} {:>8} minik8s API requests while measuring (both controllers, no watches): {total} ({})",
+            "{:<10} {:>8} minik8s API requests in the busy phase (both controllers, no watches): {total} ({})",
             r.setting,
             limit,
             verbs.join(", ")
