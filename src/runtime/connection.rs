@@ -39,6 +39,12 @@ pub fn client_builder(config: Config) -> Result<ClientBuilder<ClientService>, ku
     }
     let mut http = HttpConnector::new();
     http.enforce_http(false);
+    // Go sets TCP_NODELAY on every TCP connection, so client-go sends a request at once.
+    // Without it, Nagle's algorithm holds a request's later frames (the body after the
+    // headers) until the server acknowledges the first, and the server delays that ACK by up
+    // to 40 ms: a quiet cluster saw MiniEndpoints follow a pod 69 ms after it changed (p50)
+    // without it and 25 ms with it.
+    http.set_nodelay(true);
     http.set_connect_timeout(config.connect_timeout);
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(config.rustls_client_config()?)
