@@ -63,14 +63,13 @@ impl HeldRemovals {
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::core::v1::{Pod, Service};
     use k8s_openapi::api::discovery::v1::EndpointSlice;
-    use serde_json::json;
 
     use super::*;
     use crate::controllers::cached_pod::CachedPod;
-    use crate::controllers::endpointslice::reconciler::{
-        NodeInfo, Plan, only_drops_terminating, reconcile,
+    use crate::controllers::endpointslice::reconciler::{Plan, only_drops_terminating};
+    use crate::controllers::endpointslice::upstream_tests::{
+        apply, found, new_pod, new_service, run,
     };
 
     fn key() -> ServiceKey {
@@ -108,76 +107,36 @@ mod tests {
         assert_eq!(held.remaining(&key(), true, t0), Some(HOLD));
     }
 
-    fn service() -> Service {
-        serde_json::from_value(json!({
-            "metadata": {"name": "mini-web", "namespace": "ns", "uid": "svc"},
-            "spec": {"clusterIP": "10.0.0.1", "ipFamilies": ["IPv4"],
-                     "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}]},
-        }))
-        .unwrap()
-    }
-
-    fn pod(n: u8, ready: bool, terminating: bool) -> CachedPod {
-        let pod: Pod = serde_json::from_value(json!({
-            "metadata": {"name": format!("p{n}"), "namespace": "ns", "uid": format!("u{n}"),
-                         "labels": {"app": "web"},
-                         "deletionTimestamp": terminating.then_some("2026-01-01T00:00:00Z")},
-            "spec": {"nodeName": "n1", "containers": [{"name": "app"}]},
-            "status": {"phase": "Running", "podIP": format!("10.1.0.{n}"),
-                       "podIPs": [{"ip": format!("10.1.0.{n}")}],
-                       "conditions": [{"type": "Ready", "status": if ready { "True" } else { "False" }}]},
-        }))
-        .unwrap();
-        pod.into()
-    }
-
-    /// The slices as the API server keeps them after a sync of `pods` over `existing`.
+    /// One sync of `pods` over `existing`: its plan and the slices after its writes.
     fn sync(pods: &[CachedPod], existing: &[EndpointSlice]) -> (Plan, Vec<EndpointSlice>) {
-        let pods: Vec<&CachedPod> = pods.iter().collect();
-        let found = |_: &str| NodeInfo::Found { zone: None };
-        let plan = reconcile(&service(), &pods, &found, existing, 100, "test");
-        let mut slices: Vec<EndpointSlice> = existing
-            .iter()
-            .filter(|s| !plan.delete.contains(s.metadata.name.as_ref().unwrap()))
-            .filter(|s| {
-                !plan
-                    .update
-                    .iter()
-                    .any(|u| u.metadata.name == s.metadata.name)
-            })
-            .cloned()
-            .collect();
-        slices.extend(plan.update.iter().cloned());
-        slices.extend(plan.create.iter().cloned().enumerate().map(|(i, mut s)| {
-            s.metadata.name = Some(format!("mini-web-{i}"));
-            s
-        }));
+        let plan = run(&new_service("web"), pods, existing, 100, &found);
+        let slices = apply(existing, &plan, &mut 0);
         (plan, slices)
     }
 
     #[test]
     fn only_the_removal_of_endpoints_written_as_terminating_is_held() {
-        let (_, slices) = sync(&[pod(1, true, false), pod(2, true, false)], &[]);
+        let (_, slices) = sync(&[new_pod(1, true, false), new_pod(2, true, false)], &[]);
         // Pod 2 is deleted: turning terminating is a change consumers act on.
-        let (plan, slices) = sync(&[pod(1, true, false), pod(2, false, true)], &slices);
+        let (plan, slices) = sync(&[new_pod(1, true, false), new_pod(2, false, true)], &slices);
         assert!(!plan.is_empty() && !only_drops_terminating(&plan, &[]));
-        let (_, before) = sync(&[pod(1, true, false), pod(2, true, false)], &[]);
+        let (_, before) = sync(&[new_pod(1, true, false), new_pod(2, true, false)], &[]);
         assert!(!only_drops_terminating(&plan, &before));
         // Pod 2 is gone: only a terminating endpoint leaves.
-        let (plan, _) = sync(&[pod(1, true, false)], &slices);
+        let (plan, _) = sync(&[new_pod(1, true, false)], &slices);
         assert!(only_drops_terminating(&plan, &slices));
         // Gone, and pod 1 turned not ready meanwhile: written at once.
-        let (plan, _) = sync(&[pod(1, false, false)], &slices);
+        let (plan, _) = sync(&[new_pod(1, false, false)], &slices);
         assert!(!only_drops_terminating(&plan, &slices));
         // Gone, and a pod 3 came: written at once.
-        let (plan, _) = sync(&[pod(1, true, false), pod(3, true, false)], &slices);
+        let (plan, _) = sync(&[new_pod(1, true, false), new_pod(3, true, false)], &slices);
         assert!(!only_drops_terminating(&plan, &slices));
         // A ready endpoint leaving (its pod lost the label) is never held.
-        let (plan, _) = sync(&[pod(2, false, true)], &slices);
+        let (plan, _) = sync(&[new_pod(2, false, true)], &slices);
         assert!(!only_drops_terminating(&plan, &slices));
         // The last endpoint leaving turns the slice into the placeholder (no ports): written
         // at once, so that the Service is seen to have no endpoints.
-        let (_, slices) = sync(&[pod(1, false, true)], &slices);
+        let (_, slices) = sync(&[new_pod(1, false, true)], &slices);
         let (plan, _) = sync(&[], &slices);
         assert!(!plan.is_empty() && !only_drops_terminating(&plan, &slices));
         // Nothing to write: nothing to hold.

@@ -1,7 +1,8 @@
 //! Upstream `k8s.io/endpointslice` `reconciler_test.go` and `utils_test.go` cases that apply
 //! (topology hints, traffic distribution, metrics and the slice tracker have no counterpart),
 //! run against the pure reconciler. The fake clientset's actions are the plan's writes; a
-//! small `apply` plays the API server so that several syncs can follow each other.
+//! small `apply` plays the API server so that several syncs can follow each other. Other
+//! tests of this controller (`hold.rs`) build on the same helpers.
 
 use std::collections::BTreeMap;
 
@@ -19,7 +20,7 @@ use crate::controllers::cached_pod::{CachedContainer, CachedPod};
 const CONTROLLER: &str = "endpointslice-controller.minik8s.dev";
 
 /// Upstream `newPod`.
-fn new_pod(n: usize, ready: bool, terminating: bool) -> CachedPod {
+pub(super) fn new_pod(n: usize, ready: bool, terminating: bool) -> CachedPod {
     Pod {
         metadata: ObjectMeta {
             namespace: Some("test".into()),
@@ -56,7 +57,7 @@ fn new_pod(n: usize, ready: bool, terminating: bool) -> CachedPod {
 }
 
 /// Upstream `newServiceAndEndpointMeta`.
-fn new_service(name: &str) -> Service {
+pub(super) fn new_service(name: &str) -> Service {
     Service {
         metadata: ObjectMeta {
             name: Some(name.into()),
@@ -106,11 +107,11 @@ fn node_1(name: &str) -> NodeInfo {
     }
 }
 
-fn found(_: &str) -> NodeInfo {
+pub(super) fn found(_: &str) -> NodeInfo {
     NodeInfo::Found { zone: None }
 }
 
-fn run(
+pub(super) fn run(
     service: &Service,
     pods: &[CachedPod],
     existing: &[EndpointSlice],
@@ -122,7 +123,11 @@ fn run(
 }
 
 /// Plays the API server: the slices after the plan's writes.
-fn apply(existing: &[EndpointSlice], plan: &Plan, counter: &mut usize) -> Vec<EndpointSlice> {
+pub(super) fn apply(
+    existing: &[EndpointSlice],
+    plan: &Plan,
+    counter: &mut usize,
+) -> Vec<EndpointSlice> {
     let mut slices: BTreeMap<String, EndpointSlice> = existing
         .iter()
         .map(|s| (s.metadata.name.clone().unwrap(), s.clone()))
