@@ -34,10 +34,16 @@ use serde_json::{Value, json};
 const NAMESPACE: &str = "bench-endpoints";
 const SERVICES: usize = 10;
 const PODS: usize = 100;
-const DELETIONS: usize = 1000;
-const DELETIONS_PER_SECOND: f64 = 20.0;
-const QUIET_DELETIONS: usize = 50;
-const QUIET_DELETIONS_PER_SECOND: f64 = 2.0;
+const BUSY: Pace = Pace {
+    name: "busy",
+    deletions: 1000,
+    per_second: 20.0,
+};
+const QUIET: Pace = Pace {
+    name: "quiet",
+    deletions: 50,
+    per_second: 2.0,
+};
 const TIMEOUT: Duration = Duration::from_secs(600);
 /// The Service that minik8s keeps for MiniService `name`.
 fn mini_service(name: &str) -> String {
@@ -116,40 +122,18 @@ async fn main() -> anyhow::Result<()> {
     let timeline: Shared = Arc::default();
     let watches = start_watches(&client, &names, timeline.clone()).await;
     let requests_before = common::minik8s_requests().await?;
-    let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
-    let mut deleted = BTreeSet::new();
-    let busy = Pace {
-        name: "busy",
-        deletions: DELETIONS,
-        per_second: DELETIONS_PER_SECOND,
+    let mut phases = Phases {
+        pods: Api::namespaced(client.clone(), NAMESPACE),
+        deleted: BTreeSet::new(),
+        names: &names,
+        client: &client,
+        timeline: &timeline,
+        setting: &setting,
     };
-    let views = measure(
-        &busy,
-        &pods,
-        &names,
-        &mut deleted,
-        &client,
-        &timeline,
-        &setting,
-    )
-    .await?;
+    let views = phases.measure(&BUSY).await?;
     let minik8s_requests =
         common::requests_between(&requests_before, &common::minik8s_requests().await?);
-    let quiet = Pace {
-        name: "quiet",
-        deletions: QUIET_DELETIONS,
-        per_second: QUIET_DELETIONS_PER_SECOND,
-    };
-    let quiet_views = measure(
-        &quiet,
-        &pods,
-        &names,
-        &mut deleted,
-        &client,
-        &timeline,
-        &setting,
-    )
-    .await?;
+    let quiet_views = phases.measure(&QUIET).await?;
     for watch in watches {
         watch.abort();
     }
@@ -182,55 +166,67 @@ struct Pace {
     per_second: f64,
 }
 
-/// One phase: pods deleted at `pace`, round-robin over the services, the views' latencies and
-/// writes measured until every view lists every ready pod again.
-async fn measure(
-    pace: &Pace,
-    pods: &Api<Pod>,
-    names: &[String],
-    deleted: &mut BTreeSet<String>,
-    client: &Client,
-    timeline: &Shared,
-    setting: &str,
-) -> anyhow::Result<Vec<View>> {
-    *timeline.lock().unwrap() = Timeline {
-        counting: true,
-        ..Timeline::default()
-    };
-    let interval = Duration::from_secs_f64(1.0 / pace.per_second);
-    let start = Instant::now();
-    let mut victims = Vec::new();
-    for i in 0..pace.deletions {
-        if victims.is_empty() {
-            victims = pods.list(&ListParams::default()).await?.items;
-            victims.retain(|p| !deleted.contains(&p.name_any()));
-        }
-        let service = &names[i % SERVICES];
-        let Some(index) = victims
-            .iter()
-            .position(|p| p.labels().get("app") == Some(service) && is_ready(p))
-        else {
-            victims.clear();
-            continue;
+/// What every phase works on: the services, the pods deleted so far, the watches' timeline.
+struct Phases<'a> {
+    pods: Api<Pod>,
+    deleted: BTreeSet<String>,
+    names: &'a [String],
+    client: &'a Client,
+    timeline: &'a Shared,
+    setting: &'a str,
+}
+
+impl Phases<'_> {
+    /// One phase: pods deleted at `pace`, round-robin over the services, the views' latencies
+    /// and writes measured until every view lists every ready pod again.
+    async fn measure(&mut self, pace: &Pace) -> anyhow::Result<Vec<View>> {
+        let Self {
+            pods,
+            deleted,
+            names,
+            client,
+            timeline,
+            setting,
+        } = self;
+        *timeline.lock().unwrap() = Timeline {
+            counting: true,
+            ..Timeline::default()
         };
-        let victim = victims.swap_remove(index).name_any();
-        pods.delete(&victim, &DeleteParams::default()).await?;
-        deleted.insert(victim);
-        if i % 100 == 99 || i + 1 == pace.deletions {
-            eprintln!(
-                "[bench] {setting}, {} phase: {} of {} pods deleted",
-                pace.name,
-                i + 1,
-                pace.deletions
-            );
+        let interval = Duration::from_secs_f64(1.0 / pace.per_second);
+        let start = Instant::now();
+        let mut victims = Vec::new();
+        for i in 0..pace.deletions {
+            if victims.is_empty() {
+                victims = pods.list(&ListParams::default()).await?.items;
+                victims.retain(|p| !deleted.contains(&p.name_any()));
+            }
+            let service = &names[i % SERVICES];
+            let Some(index) = victims
+                .iter()
+                .position(|p| p.labels().get("app") == Some(service) && is_ready(p))
+            else {
+                victims.clear();
+                continue;
+            };
+            let victim = victims.swap_remove(index).name_any();
+            pods.delete(&victim, &DeleteParams::default()).await?;
+            deleted.insert(victim);
+            if i % 100 == 99 || i + 1 == pace.deletions {
+                eprintln!(
+                    "[bench] {setting}, {} phase: {} of {} pods deleted",
+                    pace.name,
+                    i + 1,
+                    pace.deletions
+                );
+            }
+            tokio::time::sleep_until((start + interval * (i as u32 + 1)).into()).await;
         }
-        tokio::time::sleep_until((start + interval * (i as u32 + 1)).into()).await;
+        wait_all_listed(client, names).await?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let mut timeline = timeline.lock().unwrap();
+        timeline.counting = false;
+        Ok((0..VIEWS.len()).map(|v| view(&timeline, v)).collect())
     }
-    wait_all_listed(client, names).await?;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let mut timeline = timeline.lock().unwrap();
-    timeline.counting = false;
-    Ok((0..VIEWS.len()).map(|v| view(&timeline, v)).collect())
 }
 
 /// A ReplicaSet of the service's pods, a Service and a MiniService that select them.
@@ -544,8 +540,8 @@ fn print_table(results: &[Result]) {
     println!();
     println!(
         "Endpoints — a pod change reaching each view ({SERVICES} services × {PODS} pods; busy: \
-         {DELETIONS} deletions at {DELETIONS_PER_SECOND}/s, quiet: {QUIET_DELETIONS} at \
-         {QUIET_DELETIONS_PER_SECOND}/s)"
+         {} deletions at {}/s, quiet: {} at {}/s)",
+        BUSY.deletions, BUSY.per_second, QUIET.deletions, QUIET.per_second
     );
     println!(
         "{:<10} {:>8} {:<6} {:<26} {:>8} {:>10} {:>10} {:>8} {:>12}",
