@@ -602,3 +602,58 @@ async fn a_service_of_that_name_not_owned_is_left_alone() {
     .await;
     ns.cleanup().await;
 }
+
+/// A deleted pod turns terminating in the slices, then leaves them once it is gone, also when
+/// the controller waits for rate-limit tokens: the write that only drops an ended terminating
+/// endpoint is held back for at most a second (`hold.rs`), never for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_terminating_pod_leaves_the_slices_at_a_rate_limit() {
+    use crate::endpoints::{assert_slow_terminations, create_pod, mini_service, pod};
+    use minik8s::runtime::client::RateLimit;
+    let ns = TestNamespace::new("eps-ended").await;
+    let _controllers = Controllers::start(&ns.name, Some(RateLimit::CONTROLLER_MANAGER));
+    let slow = json!({"sim.minik8s.dev/behavior": "terminate-after",
+                      "sim.minik8s.dev/terminate-after": "5s"});
+    assert_slow_terminations(&ns, &slow).await;
+    for name in ["a", "b"] {
+        create_pod(&ns, pod(name, json!({"app": "web"}), slow.clone())).await;
+    }
+    ns.create::<MiniService>(mini_service(
+        "web",
+        json!({"selector": {"app": "web"}, "ports": [{"port": 80}]}),
+    ))
+    .await
+    .unwrap();
+    // (pod, ready, terminating) of each endpoint.
+    let listed = || async {
+        ours(&ns, "web")
+            .await
+            .into_iter()
+            .map(|s| (s.pod, s.conditions.0, s.conditions.2 == Some(true)))
+            .collect::<Vec<_>>()
+    };
+    let ready = |pod: &str| (pod.to_string(), Some(true), false);
+    eventually(TIMEOUT, "a and b ready in the slices", || async {
+        listed().await == [ready("a"), ready("b")]
+    })
+    .await;
+    ns.api::<Pod>()
+        .delete("a", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually(TIMEOUT, "a listed as terminating", || async {
+        listed().await == [("a".to_string(), Some(false), true), ready("b")]
+    })
+    .await;
+    eventually(TIMEOUT, "pod a gone", || async {
+        ns.api::<Pod>().get_opt("a").await.unwrap().is_none()
+    })
+    .await;
+    eventually(
+        Duration::from_secs(15),
+        "a's endpoint dropped once its pod is gone (held 1 s at most)",
+        || async { listed().await == [ready("b")] },
+    )
+    .await;
+    ns.cleanup().await;
+}

@@ -20,6 +20,10 @@ use super::tracker::ServiceKey;
 pub const HOLD: Duration = Duration::from_secs(1);
 
 /// Since when each service has had only such removals to write.
+///
+/// Asking how long is left never ends a hold: a sync that waits for a token of the rate limit
+/// plans, and so asks, twice (`client::plan_at_turn`). Only the write ends it ([`Self::written`]),
+/// or a plan with any other change.
 #[derive(Default)]
 pub struct HeldRemovals {
     since: Mutex<HashMap<ServiceKey, Instant>>,
@@ -39,11 +43,12 @@ impl HeldRemovals {
             return None;
         }
         let held = now.saturating_duration_since(*since.entry(service.clone()).or_insert(now));
-        if held >= HOLD {
-            since.remove(service);
-            return None;
-        }
-        Some(HOLD - held)
+        HOLD.checked_sub(held).filter(|left| !left.is_zero())
+    }
+
+    /// The service's slices were written: the next removal waits afresh.
+    pub fn written(&self, service: &ServiceKey) {
+        self.forget(service);
     }
 
     pub fn forget(&self, service: &ServiceKey) {
@@ -89,9 +94,16 @@ mod tests {
         );
         assert_eq!(held.remaining(&key(), true, t0 + HOLD), None);
         assert_eq!(
+            held.remaining(&key(), true, t0 + HOLD + Duration::from_millis(5)),
+            None,
+            "asking again before the write (a sync that waited for its rate-limit token \
+             plans again) does not start a new hold"
+        );
+        held.written(&key());
+        assert_eq!(
             held.remaining(&key(), true, t0 + HOLD),
             Some(HOLD),
-            "after a write the next removal waits afresh"
+            "after the write the next removal waits afresh"
         );
     }
 
@@ -101,7 +113,11 @@ mod tests {
         let t0 = Instant::now();
         held.remaining(&key(), true, t0);
         assert_eq!(held.remaining(&key(), false, t0), None);
-        assert_eq!(held.remaining(&key(), true, t0 + HOLD), Some(HOLD));
+        assert_eq!(
+            held.remaining(&key(), true, t0 + HOLD),
+            Some(HOLD),
+            "a removal after another change waits afresh"
+        );
         held.forget(&key());
         held.retain(|_| false);
         assert_eq!(held.remaining(&key(), true, t0), Some(HOLD));

@@ -159,6 +159,9 @@ async fn sync(mini: &MiniService, ctx: &Context) -> Result<Action, Error> {
     if let Err(error) = execute(&slices_api, &current, &slices, &plan, &ctx.tracker).await {
         return Err(failed(mini, ctx, "FailedToUpdateEndpointSlices", error));
     }
+    if !plan.is_empty() {
+        ctx.held.written(&(namespace.clone(), name.clone()));
+    }
     if !plan.skipped.is_empty() {
         // Upstream: the rest is written, then the sync fails so that it is retried.
         return Err(Error::Sync(format!(

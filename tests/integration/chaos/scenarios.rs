@@ -13,7 +13,7 @@ use serde_json::json;
 use super::invariants::{Bounds, Invariants};
 use super::proxy::FaultyProxy;
 use super::*;
-use crate::common::{TestNamespace, eventually, unique_name};
+use crate::common::{TestNamespace, eventually, unique_name, within};
 
 async fn service_for(ns: &TestNamespace, name: &str) {
     let service = json!({
@@ -240,7 +240,7 @@ async fn a_network_that_stalls_and_cuts_connections() {
 /// MiniEndpoints and the slices list exactly the pods.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_network_fault_between_the_scheduler_and_endpoints_controllers_and_the_api_server() {
-    use super::slices::{SliceInvariants, slices_match_pods};
+    use super::slices::{SliceInvariants, serving_state, slices_match_pods};
     const PER_SLICE: usize = 10;
     let ns = TestNamespace::new("chaos-serving-net").await;
     let name = "web";
@@ -299,12 +299,18 @@ async fn a_network_fault_between_the_scheduler_and_endpoints_controllers_and_the
         scale_and_set_image(&ns, name, replicas, image).await;
         cut += proxy.stall_mid_flight_then_cut().await;
         let back = Instant::now();
-        eventually(
-            Duration::from_secs(120),
-            &format!("{replicas} pods of {image} bound and served after the faults"),
-            || all_serve(replicas, image),
-        )
+        let served = within(Duration::from_secs(120), async {
+            while !all_serve(replicas, image).await {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
         .await;
+        assert!(
+            served.is_some(),
+            "timed out after 120 s waiting for {replicas} pods of {image} bound and served \
+             after the faults; what the cluster holds:\n{}",
+            serving_state(&ns, name, &service).await
+        );
         recovered.push(back.elapsed().as_secs_f64());
     }
     assert!(serving.is_running(), "the MiniService controllers exited");

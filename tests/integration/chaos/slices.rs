@@ -225,3 +225,78 @@ pub async fn slices_match_pods(
     pods.sort();
     listed == pods
 }
+
+/// What a scenario waiting for its pods to be served sees, for its failure message: the
+/// MiniDeployment's status, each active pod, the MiniEndpoints' addresses and each slice's
+/// endpoints (pod, address, ready/serving/terminating).
+pub async fn serving_state(ns: &TestNamespace, name: &str, service: &str) -> String {
+    use minik8s::api::{MiniDeployment, MiniEndpoints};
+    let status = match ns.api::<MiniDeployment>().get(name).await {
+        Ok(d) => format!(
+            "generation {:?}, status {}",
+            d.metadata.generation,
+            serde_json::to_string(&d.status).unwrap_or_default()
+        ),
+        Err(error) => format!("unreadable: {error}"),
+    };
+    let pods: Vec<String> = super::active_pods(ns, name)
+        .await
+        .iter()
+        .map(|p| {
+            let spec = p.spec.as_ref();
+            format!(
+                "{} image={:?} node={:?} ready={} ip={:?}",
+                p.metadata.name.as_deref().unwrap_or_default(),
+                spec.and_then(|s| s.containers[0].image.as_deref()),
+                spec.and_then(|s| s.node_name.as_deref()),
+                super::is_ready(p),
+                p.status.as_ref().and_then(|s| s.pod_ip.as_deref()),
+            )
+        })
+        .collect();
+    let endpoints = match ns.api::<MiniEndpoints>().get_opt(name).await {
+        Ok(Some(e)) => serde_json::to_string(&e.subsets).unwrap_or_default(),
+        Ok(None) => "none".into(),
+        Err(error) => format!("unreadable: {error}"),
+    };
+    let slices: Vec<String> = crate::endpointslices::slices(ns, service, MANAGED_BY)
+        .await
+        .iter()
+        .map(|slice| {
+            let endpoints: Vec<String> = slice
+                .endpoints
+                .iter()
+                .flatten()
+                .map(|e| {
+                    let c = e.conditions.clone().unwrap_or_default();
+                    format!(
+                        "{}/{} r={:?} s={:?} t={:?}",
+                        e.target_ref
+                            .as_ref()
+                            .and_then(|t| t.name.as_deref())
+                            .unwrap_or("-"),
+                        e.addresses.join(","),
+                        c.ready,
+                        c.serving,
+                        c.terminating
+                    )
+                })
+                .collect();
+            format!(
+                "{} (rv {}): {endpoints:?}",
+                slice.metadata.name.as_deref().unwrap_or_default(),
+                slice
+                    .metadata
+                    .resource_version
+                    .as_deref()
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    format!(
+        "MiniDeployment {name}: {status}\nactive pods ({}):\n  {}\nMiniEndpoints: {endpoints}\nslices:\n  {}",
+        pods.len(),
+        pods.join("\n  "),
+        slices.join("\n  ")
+    )
+}
