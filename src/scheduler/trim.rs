@@ -7,10 +7,15 @@
 //! Kept: every field a plugin, the queue, the cache, preemption or binding reads — metadata
 //! but annotations, and of the spec the containers' name, image, ports, resources, resize
 //! policy and restart policy, the volumes that need binding or carry an image, and every
-//! other spec field; of the status everything but what the containers report beyond their
-//! resources. The test below holds a trimmed pod to the same decisions as the whole one.
+//! other spec field; of the status the conditions it reads and everything else but what the
+//! containers report beyond their resources. The test below holds a trimmed pod to the same
+//! decisions as the whole one.
 
 use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod};
+
+/// The pod conditions something in the scheduler reads: its own `PodScheduled` (written only
+/// when it changes), `DisruptionTarget` (preemption) and `PodResizePending` (requests).
+const CONDITIONS_READ: [&str; 3] = ["PodScheduled", "DisruptionTarget", "PodResizePending"];
 
 /// Drops what no scheduling decision reads.
 pub fn keep_what_scheduling_reads(pod: &mut Pod) {
@@ -27,9 +32,17 @@ pub fn keep_what_scheduling_reads(pod: &mut Pod) {
             volumes.retain(|v| {
                 v.persistent_volume_claim.is_some() || v.ephemeral.is_some() || v.image.is_some()
             });
+            // A `Volume` is kilobytes wide (a field for every kind of volume), and `retain`
+            // keeps the buffer: without this every pod with a token volume kept one empty
+            // slot, about 30 MiB of the scheduler's 70 at 5000 pods (heaptrack).
+            volumes.shrink_to_fit();
         }
     }
     if let Some(status) = pod.status.as_mut() {
+        if let Some(conditions) = status.conditions.as_mut() {
+            conditions.retain(|c| CONDITIONS_READ.contains(&c.type_.as_str()));
+            conditions.shrink_to_fit();
+        }
         let init = status.init_container_statuses.iter_mut().flatten();
         status
             .container_statuses
@@ -130,7 +143,8 @@ mod tests {
             "status": {
                 "phase": if node.is_some() { "Running" } else { "Pending" },
                 "startTime": "2026-01-01T00:00:00Z",
-                "conditions": [{"type": "Ready", "status": "True"}],
+                "conditions": [{"type": "Ready", "status": "True"},
+                               {"type": "PodScheduled", "status": "True"}],
                 "containerStatuses": [{
                     "name": "app", "image": "app:1", "imageID": "sha256:1", "ready": true,
                     "restartCount": 0, "state": {"running": {"startedAt": "2026-01-01T00:00:00Z"}},
@@ -168,10 +182,36 @@ mod tests {
             "the token volume goes, the image volume stays"
         );
         let status = pod.status.unwrap();
+        let conditions: Vec<_> = status
+            .conditions
+            .iter()
+            .flatten()
+            .map(|c| &c.type_)
+            .collect();
+        assert_eq!(
+            conditions,
+            ["PodScheduled"],
+            "Ready is read by nothing here"
+        );
         let app = &status.container_statuses.unwrap()[0];
         assert!(app.state.is_none() && app.image.is_empty());
         assert!(app.allocated_resources.is_some() && app.resources.is_some());
         assert!(status.start_time.is_some());
+    }
+
+    #[test]
+    fn volumes_all_dropped_leave_no_buffer_behind() {
+        let mut pod = pod("p", None, json!({}));
+        pod.spec
+            .as_mut()
+            .unwrap()
+            .volumes
+            .as_mut()
+            .unwrap()
+            .remove(1);
+        let volumes = trimmed(&pod).spec.unwrap().volumes.unwrap();
+        assert!(volumes.is_empty());
+        assert_eq!(volumes.capacity(), 0, "a Volume is kilobytes wide");
     }
 
     /// Every decision — feasibility, each plugin's score, the message, the choice — is the
