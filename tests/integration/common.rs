@@ -222,6 +222,26 @@ where
     }
 }
 
+/// Polls `check` every 100 ms until it gives `Ok`; after `timeout` panics with what its last
+/// `Err` said, so that a timeout tells what the cluster held, not only what was awaited.
+pub async fn eventually_explained<F, Fut>(timeout: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let start = Instant::now();
+    loop {
+        let Err(seen) = check().await else {
+            return;
+        };
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}; last seen: {seen}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// `future`'s output, or None when it takes longer than `timeout`.
 pub async fn within<T>(timeout: Duration, future: impl Future<Output = T>) -> Option<T> {
     tokio::time::timeout(timeout, future).await.ok()

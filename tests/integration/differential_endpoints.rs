@@ -18,7 +18,7 @@ use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use minik8s::api::{MiniEndpoints, MiniService};
 use serde_json::{Value, json};
 
-use crate::common::{Controllers, TestNamespace, within};
+use crate::common::{Controllers, TestNamespace, eventually_explained};
 use crate::endpoints::{create_pod, names, pod};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -58,35 +58,32 @@ fn over_capacity(annotations: &BTreeMap<String, String>) -> Option<String> {
 /// Waits until the built-in Endpoints lists `ready`/`not_ready` pods (counts) and the
 /// MiniEndpoints says the same; panics with both on timeout.
 async fn same(ns: &TestNamespace, svc: &str, ready: usize, not_ready: usize, step: &str) {
-    let mut last = String::new();
-    let done = within(TIMEOUT, async {
-        loop {
-            let builtin: Option<Endpoints> = ns.api().get_opt(svc).await.unwrap();
-            let mini: Option<MiniEndpoints> = ns.api().get_opt(svc).await.unwrap();
-            if let (Some(b), Some(m)) = (builtin, mini) {
-                let b_subsets = normalized(b.subsets.as_deref().unwrap_or_default());
-                let m_subsets = normalized(&m.subsets);
-                let (r, n) = names(&b_subsets);
-                if (r.len(), n.len()) == (ready, not_ready)
-                    && b_subsets == m_subsets
-                    && compared_labels(b.labels()) == compared_labels(m.labels())
-                    && over_capacity(b.annotations()) == over_capacity(m.annotations())
-                {
-                    return;
-                }
-                last = format!(
-                    "built-in {} {:?}\nminik8s  {} {:?}",
-                    serde_json::to_string(&b_subsets).unwrap(),
-                    compared_labels(b.labels()),
-                    serde_json::to_string(&m_subsets).unwrap(),
-                    compared_labels(m.labels()),
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+    let what = format!("{svc}, step '{step}': the same endpoints on both sides");
+    eventually_explained(TIMEOUT, &what, || async {
+        let builtin: Option<Endpoints> = ns.api().get_opt(svc).await.unwrap();
+        let mini: Option<MiniEndpoints> = ns.api().get_opt(svc).await.unwrap();
+        let (Some(b), Some(m)) = (builtin, mini) else {
+            return Err("an Endpoints or MiniEndpoints is missing".into());
+        };
+        let b_subsets = normalized(b.subsets.as_deref().unwrap_or_default());
+        let m_subsets = normalized(&m.subsets);
+        let (r, n) = names(&b_subsets);
+        if (r.len(), n.len()) == (ready, not_ready)
+            && b_subsets == m_subsets
+            && compared_labels(b.labels()) == compared_labels(m.labels())
+            && over_capacity(b.annotations()) == over_capacity(m.annotations())
+        {
+            return Ok(());
         }
+        Err(format!(
+            "\nbuilt-in {} {:?}\nminik8s  {} {:?}",
+            serde_json::to_string(&b_subsets).unwrap(),
+            compared_labels(b.labels()),
+            serde_json::to_string(&m_subsets).unwrap(),
+            compared_labels(m.labels()),
+        ))
     })
     .await;
-    assert!(done.is_some(), "{svc}, step '{step}': not the same\n{last}");
 }
 
 /// A Service manifest and its MiniService twin.

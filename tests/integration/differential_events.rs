@@ -18,7 +18,7 @@ use kube::{Api, Client, ResourceExt};
 use minik8s::api::{MiniDeployment, MiniReplicaSet};
 use serde_json::{Value, json};
 
-use crate::common::{Controllers, TestNamespace, eventually, unique_name, within};
+use crate::common::{Controllers, TestNamespace, eventually, eventually_explained, unique_name};
 use crate::fixtures;
 
 const TIMEOUT: Duration = Duration::from_secs(90);
@@ -191,21 +191,20 @@ where
     Fut: std::future::Future<Output = Option<(String, String)>>,
 {
     let expected = Some(("FailedCreate".to_string(), QUOTA_MESSAGE.to_string()));
-    let mut last = None;
-    let reached = within(TIMEOUT, async {
-        loop {
-            last = read().await;
-            if last == expected {
-                return;
+    let what = format!("the {side} {object}'s ReplicaFailure condition to read the quota refusal");
+    let expected = &expected;
+    eventually_explained(TIMEOUT, &what, || {
+        let reading = read();
+        async move {
+            let seen = reading.await;
+            if seen == *expected {
+                Ok(())
+            } else {
+                Err(format!("{seen:?}"))
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
         }
     })
     .await;
-    assert!(
-        reached.is_some(),
-        "the {side} {object}'s ReplicaFailure condition never read the quota refusal; last seen: {last:?}"
-    );
 }
 
 /// The FailedCreate events of one side: all must say the quota message (the later ones

@@ -11,7 +11,7 @@ use minik8s::api::{MiniEndpoints, MiniService};
 use minik8s::controllers::endpoints::CONTROLLER_NAME;
 use serde_json::{Value, json};
 
-use crate::common::{Controllers, TestNamespace, eventually, within};
+use crate::common::{Controllers, TestNamespace, eventually, eventually_explained};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
 const MANAGED_BY: &str = "endpoints.kubernetes.io/managed-by";
@@ -85,24 +85,18 @@ async fn wait_names(ns: &TestNamespace, svc: &str, ready: &[&str], not_ready: &[
         ready.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
         not_ready.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
     );
-    let mut last = None;
-    let found = within(TIMEOUT, async {
-        loop {
-            if let Some(ep) = endpoints_of(ns, svc).await {
-                let got = names(&ep.subsets);
-                if got == want {
-                    return;
-                }
-                last = Some(got);
+    eventually_explained(
+        TIMEOUT,
+        &format!("MiniEndpoints {svc} to list {want:?}"),
+        || async {
+            match endpoints_of(ns, svc).await {
+                Some(ep) if names(&ep.subsets) == want => Ok(()),
+                Some(ep) => Err(format!("{:?}", names(&ep.subsets))),
+                None => Err("no MiniEndpoints".into()),
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
+        },
+    )
     .await;
-    assert!(
-        found.is_some(),
-        "MiniEndpoints {svc}: wanted {want:?}, last seen {last:?}"
-    );
 }
 
 async fn patch_pod(ns: &TestNamespace, name: &str, patch: Value) {
