@@ -13,7 +13,7 @@
 //!    dropped (after step 2 counted them, as upstream does).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::Hash;
+use std::hash::{Hash, Hasher};
 
 use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
@@ -57,9 +57,9 @@ impl Write {
 
 /// Upstream `EventCorrelator` with its default options.
 pub struct Correlator {
-    aggregates: Lru<String, AggregateRecord>,
-    observed: Lru<String, EventLog>,
-    spam: Lru<String, TokenBucket>,
+    aggregates: Lru<Key, AggregateRecord>,
+    observed: Lru<Key, EventLog>,
+    spam: Lru<Key, TokenBucket>,
 }
 
 impl Default for Correlator {
@@ -103,7 +103,7 @@ impl Correlator {
 
     /// Upstream `EventAggregator.EventAggregate`: the event to go on with, and its cache key
     /// for the observer (the full key, or the aggregate key for an aggregate event).
-    fn aggregate(&mut self, event: Event, now: Timestamp) -> (Event, String) {
+    fn aggregate(&mut self, event: Event, now: Timestamp) -> (Event, Key) {
         let key = event_key(&event);
         let (aggregate_key, local_key) = aggregate_keys(&event);
         let mut record = self
@@ -123,7 +123,7 @@ impl Correlator {
             // here the smallest, so that the outcome does not depend on chance.
             record.local_keys.pop_first();
         }
-        self.aggregates.insert(aggregate_key.clone(), record);
+        self.aggregates.insert(aggregate_key, record);
         if !aggregating {
             return (event, key);
         }
@@ -150,7 +150,7 @@ impl Correlator {
 
     /// Upstream `eventLogger.eventObserve`: a first occurrence is created; a repeated one
     /// takes the name and first timestamp of the first and patches it with the next count.
-    fn observe(&mut self, mut event: Event, key: String) -> Write {
+    fn observe(&mut self, mut event: Event, key: Key) -> Write {
         let last = self.observed.get(&key).cloned().filter(|log| log.count > 0);
         let write = match last {
             None => Write::Create(event.clone()),
@@ -200,7 +200,7 @@ impl Correlator {
 #[derive(Clone, Debug)]
 struct AggregateRecord {
     /// The distinct messages seen in the current interval (at most 9 kept).
-    local_keys: BTreeSet<String>,
+    local_keys: BTreeSet<Key>,
     last_timestamp: Timestamp,
 }
 
@@ -254,11 +254,26 @@ fn object(event: &Event) -> [&str; 4] {
     ]
 }
 
+/// A cache key: the hash of upstream's key, the string its parts make joined with nothing in
+/// between (`strings.Join(parts, "")`). Upstream keeps the string itself; made of names, UIDs
+/// and messages, 4096 of them in each of three caches are megabytes, where a hash is 8 bytes
+/// and two of 4096 collide with a chance of about one in 10¹².
+type Key = u64;
+
+fn key_of(parts: &[&[&str]]) -> Key {
+    let mut hasher = std::hash::DefaultHasher::new();
+    for part in parts.iter().flat_map(|p| p.iter()) {
+        // The bytes alone, as the joined string has them (`str`'s `Hash` adds a separator).
+        hasher.write(part.as_bytes());
+    }
+    hasher.finish()
+}
+
 /// Upstream `getEventKey`: everything that makes two events the same event.
-fn event_key(event: &Event) -> String {
+fn event_key(event: &Event) -> Key {
     let o = &event.involved_object;
     let [kind, namespace, name, uid] = object(event);
-    [
+    key_of(&[
         &source(event)[..],
         &[
             kind,
@@ -273,28 +288,24 @@ fn event_key(event: &Event) -> String {
             event.reason.as_deref().unwrap_or(""),
             event.message.as_deref().unwrap_or(""),
         ],
-    ]
-    .concat()
-    .concat()
+    ])
 }
 
 /// Upstream `getSpamKey`: source, object and type — not the reason.
-fn spam_key(event: &Event) -> String {
-    [
+fn spam_key(event: &Event) -> Key {
+    key_of(&[
         &source(event)[..],
         &object(event)[..],
         &[
             event.involved_object.api_version.as_deref().unwrap_or(""),
             event.type_.as_deref().unwrap_or(""),
         ],
-    ]
-    .concat()
-    .concat()
+    ])
 }
 
 /// Upstream `EventAggregatorByReasonFunc`: (everything but the message, the message).
-fn aggregate_keys(event: &Event) -> (String, String) {
-    let key = [
+fn aggregate_keys(event: &Event) -> (Key, Key) {
+    let key = key_of(&[
         &source(event)[..],
         &object(event)[..],
         &[
@@ -304,10 +315,8 @@ fn aggregate_keys(event: &Event) -> (String, String) {
             event.reporting_component.as_deref().unwrap_or(""),
             event.reporting_instance.as_deref().unwrap_or(""),
         ],
-    ]
-    .concat()
-    .concat();
-    (key, event.message.clone().unwrap_or_default())
+    ]);
+    (key, key_of(&[&[event.message.as_deref().unwrap_or("")]]))
 }
 
 /// A map that forgets its least recently used key beyond `capacity` (upstream `lru.Cache`).
@@ -647,6 +656,29 @@ mod tests {
             Some("(combined from similar events): Created pod: web-24")
         );
         assert_eq!(events.iter().filter(|e| e.count == Some(1)).count(), 9);
+    }
+
+    /// The key is upstream's `getEventKey` string, hashed: its parts joined with nothing in
+    /// between, in upstream's order.
+    #[test]
+    fn an_event_key_is_upstreams_joined_string_hashed() {
+        let event = pod_event("Started", "Started container");
+        let joined = [
+            "kubelet",
+            "kublet.node1",
+            "Pod",
+            "my-ns",
+            "my-pod",
+            "spec.containers{mycontainer}",
+            "C934D34AFB20242",
+            "version",
+            "Normal",
+            "Started",
+            "Started container",
+        ]
+        .concat();
+        assert_eq!(event_key(&event), key_of(&[&[joined.as_str()]]));
+        assert_ne!(event_key(&event), spam_key(&event));
     }
 
     #[test]
