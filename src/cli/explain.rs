@@ -5,8 +5,9 @@
 
 use std::sync::Arc;
 
+use crate::scheduler::pod::Pod;
 use clap::{Args, ValueEnum};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::Node;
 use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 

@@ -6,7 +6,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use crate::scheduler::pod::Pod;
+use k8s_openapi::api::core::v1::Node;
 
 use super::framework::{NodeInfo, Snapshot};
 

@@ -9,7 +9,8 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Node, Pod};
+use crate::scheduler::pod::Pod;
+use k8s_openapi::api::core::v1::Node;
 
 use super::plugins::inter_pod_affinity::PodAffinityTerms;
 use super::resources::{self, Resources};

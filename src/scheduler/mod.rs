@@ -16,13 +16,13 @@ pub mod cache;
 pub mod framework;
 pub mod node_selector;
 pub mod plugins;
+pub mod pod;
 pub mod preemption;
 pub mod profile;
 pub mod queue;
 pub mod resources;
 pub mod run;
 pub mod schedule;
-pub mod trim;
 
 /// The secondary scheduler's name: pods with this `schedulerName` are its.
 pub const SCHEDULER_NAME: &str = "minik8s-scheduler";

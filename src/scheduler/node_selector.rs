@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Node, NodeSelectorRequirement, NodeSelectorTerm, Pod};
+use crate::scheduler::pod::Pod;
+use k8s_openapi::api::core::v1::{Node, NodeSelectorRequirement, NodeSelectorTerm};
 
 /// Whether a requirement holds for `value` (the label's value, None when the node has no
 /// such label), as `nodeSelectorRequirementsAsSelector` builds it.

@@ -7,8 +7,9 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::scheduler::pod::Pod;
 use futures::FutureExt;
-use k8s_openapi::api::core::v1::{Node, ObjectReference, Pod};
+use k8s_openapi::api::core::v1::{Node, ObjectReference};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
@@ -240,7 +241,7 @@ pub async fn run(
         Api::all(informer_client.clone()),
         watcher::Config::default(),
     )
-    .transform(super::trim::keep_what_scheduling_reads);
+    .transform(super::pod::keep_what_scheduling_reads);
     pods.add_handler(Arc::new(PodHandler(shared.clone())));
     let mut nodes: Informer<Node> = Informer::new(
         Api::all(informer_client.clone()),

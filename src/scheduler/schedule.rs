@@ -3,7 +3,7 @@
 //! the pod and a snapshot in, every examined node's verdict, the feasible nodes' scores and
 //! the choice out. `minik8s explain` prints this same [`Decision`].
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::scheduler::pod::Pod;
 use serde::Serialize;
 
 use super::framework::{Code, FilterPlugin, NodeInfo, ScorePlugin, Snapshot, State, Status};

@@ -8,7 +8,7 @@
 //! where "with" and "without" are (1 − std of the requested fractions) × 100 with and
 //! without the pod.
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::scheduler::pod::Pod;
 
 use super::node_resources_fit::{
     Accounting, DEFAULT_RESOURCES, ResourceSpec, node_allocation, pod_resource_requests,

@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::scheduler::pod::Pod;
 
 use crate::scheduler::framework::{self, MAX_NODE_SCORE, NodeInfo, ScorePlugin, Snapshot, State};
 

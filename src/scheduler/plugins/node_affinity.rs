@@ -7,8 +7,9 @@
 
 use std::collections::BTreeSet;
 
+use crate::scheduler::pod::Pod;
 use k8s_openapi::api::core::v1::{
-    NodeAffinity as PodNodeAffinity, NodeSelector, NodeSelectorTerm, Pod, PreferredSchedulingTerm,
+    NodeAffinity as PodNodeAffinity, NodeSelector, NodeSelectorTerm, PreferredSchedulingTerm,
 };
 
 use crate::scheduler::framework::{

@@ -1,7 +1,7 @@
 //! NodeName: a pod that names its node (`spec.nodeName`) fits that node only (upstream
 //! `pkg/scheduler/framework/plugins/nodename/node_name.go`).
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::scheduler::pod::Pod;
 
 use crate::scheduler::framework::{FilterPlugin, NodeInfo, State, Status};
 

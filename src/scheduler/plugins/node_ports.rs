@@ -2,7 +2,7 @@
 //! `pkg/scheduler/framework/plugins/nodeports/node_ports.go`, with the conflict rule of
 //! `HostPortInfo.CheckConflict` in `k8s.io/kube-scheduler/framework/types.go`).
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::scheduler::pod::Pod;
 
 use crate::scheduler::framework::{
     FilterPlugin, HostPort, NodeInfo, Snapshot, State, Status, host_ports,

@@ -12,7 +12,7 @@
 //! [`node_allocation`]) are upstream's `resourceAllocationScorer`; as upstream's package
 //! does, NodeResourcesBalancedAllocation shares them.
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::scheduler::pod::Pod;
 
 use crate::scheduler::framework::{
     self, Code, FilterPlugin, MAX_NODE_SCORE, NodeInfo, ScorePlugin, Snapshot, State, Status,

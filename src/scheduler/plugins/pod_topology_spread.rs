@@ -15,7 +15,8 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use k8s_openapi::api::core::v1::{Node, Pod, TopologySpreadConstraint};
+use crate::scheduler::pod::Pod;
+use k8s_openapi::api::core::v1::{Node, TopologySpreadConstraint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::core::{Selector, SelectorExt};
 

@@ -8,7 +8,8 @@
 //! `TaintTolerationComparisonOperators`, off by default in v1.36: such a toleration tolerates
 //! nothing, as upstream with the gate off.
 
-use k8s_openapi::api::core::v1::{Node, Pod, Taint, Toleration};
+use crate::scheduler::pod::Pod;
+use k8s_openapi::api::core::v1::{Node, Taint, Toleration};
 
 use crate::scheduler::framework::{
     FilterPlugin, MAX_NODE_SCORE, NodeInfo, ScorePlugin, Snapshot, State, Status,

@@ -3,7 +3,7 @@
 //! claims). minik8s-scheduler does not bind volumes: such a pod is refused with a reason that
 //! says so, instead of being placed where its volumes might not follow.
 
-use k8s_openapi::api::core::v1::Pod;
+use crate::scheduler::pod::Pod;
 
 use crate::scheduler::framework::{FilterPlugin, NodeInfo, Snapshot, State, Status};
 
