@@ -1,11 +1,13 @@
 //! `make bench` (through tests/cluster/run-bench.sh), scheduler: how fast pods are placed, by
 //! kube-scheduler, by minik8s-scheduler and by a binder with no logic at all (the ceiling of
-//! this cluster), one after the other on the same cluster of (normally) 500 nodes.
+//! this cluster), one after the other on the same cluster of (normally) 500 nodes. Then the
+//! binder once more, writing after each binding the `Scheduled` event that both schedulers
+//! write: the ceiling for the same writes.
 //!
 //! Each phase creates the same mix of unassigned pods (100m CPU, 128Mi each; 60% plain, 20%
 //! spread over zones with maxSkew 1, 20% with required anti-affinity on hostname within
 //! groups of 10), then starts its scheduler (a kube-scheduler of the bench's own, with the
-//! default profile; minik8s-scheduler; the binder), so that every scheduler finds the same
+//! default profile; minik8s-scheduler; the binder, the binder with events), so that every scheduler finds the same
 //! 5000 pending pods. It measures pods/s from the first binding to the last, the start-up
 //! (start to first binding), how evenly the nodes' CPU was requested, and the resident memory
 //! of the scheduler's process, fresh for each phase.
@@ -28,7 +30,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use futures::{StreamExt, TryStreamExt};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Event, EventSource, Node, ObjectReference, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, ResourceExt};
@@ -47,6 +50,7 @@ const CREATORS: usize = 16;
 const BINDERS: usize = 256;
 const PHASE_TIMEOUT: Duration = Duration::from_secs(300);
 const BINDER: &str = "bench-binder";
+const BINDER_WITH_EVENTS: &str = "bench-binder-events";
 const ZONE: &str = "topology.kubernetes.io/zone";
 const HOSTNAME: &str = "kubernetes.io/hostname";
 
@@ -75,11 +79,14 @@ struct Result {
     /// unlimited figures, 5000 QPS / burst 10000).
     qps: Option<f64>,
     burst: Option<u32>,
-    /// kube-scheduler, minik8s-scheduler, ceiling.
+    /// kube-scheduler, minik8s-scheduler, ceiling, ceiling with events.
     phases: Vec<Phase>,
-    /// minik8s / kube-scheduler, and minik8s / ceiling, in pods/s.
+    /// minik8s / kube-scheduler, minik8s / ceiling and minik8s / ceiling with events, in
+    /// pods/s (the last None in results saved before it was measured).
     ratio_kube: f64,
     ratio_ceiling: f64,
+    #[serde(default)]
+    ratio_ceiling_with_events: Option<f64>,
 }
 
 /// The settings this bench is run in, in the order of its table.
@@ -120,13 +127,20 @@ async fn main() -> anyhow::Result<()> {
     for placer in [
         Placer::KubeScheduler,
         Placer::Minik8s,
-        Placer::Binder(node_names.clone()),
+        Placer::Binder {
+            nodes: node_names.clone(),
+            events: false,
+        },
+        Placer::Binder {
+            nodes: node_names.clone(),
+            events: true,
+        },
     ] {
         phases.push(phase(&client, placer, limit, pods, &nodes).await?);
         delete_pods(&client).await?;
     }
-    let [kube, mini, ceiling] = &phases[..] else {
-        unreachable!("three phases")
+    let [kube, mini, ceiling, with_events] = &phases[..] else {
+        unreachable!("four phases")
     };
     let result = Result {
         setting: setting.clone(),
@@ -137,6 +151,7 @@ async fn main() -> anyhow::Result<()> {
         burst: limit.map(|l| l.burst),
         ratio_kube: mini.pods_per_second / kube.pods_per_second,
         ratio_ceiling: mini.pods_per_second / ceiling.pods_per_second,
+        ratio_ceiling_with_events: Some(mini.pods_per_second / with_events.pods_per_second),
         phases,
     };
     let path = common::save("scheduler", &setting, &result)?;
@@ -152,8 +167,12 @@ enum Placer {
     /// [`KUBE_SCHEDULER_NAME`], so that the cluster's kube-scheduler leaves its pods alone.
     KubeScheduler,
     Minik8s,
-    /// The ceiling: a binder with no logic, round-robin over these nodes.
-    Binder(Vec<String>),
+    /// The ceiling: a binder with no logic, round-robin over these nodes; with `events`, it
+    /// also writes each pod's `Scheduled` event, as the schedulers do.
+    Binder {
+        nodes: Vec<String>,
+        events: bool,
+    },
 }
 
 const KUBE_SCHEDULER_NAME: &str = "bench-kube-scheduler";
@@ -169,7 +188,8 @@ impl Placer {
         match self {
             Placer::KubeScheduler => KUBE_SCHEDULER_NAME,
             Placer::Minik8s => minik8s::scheduler::SCHEDULER_NAME,
-            Placer::Binder(_) => BINDER,
+            Placer::Binder { events: false, .. } => BINDER,
+            Placer::Binder { events: true, .. } => BINDER_WITH_EVENTS,
         }
     }
 
@@ -177,9 +197,10 @@ impl Placer {
         Ok(match self {
             Placer::KubeScheduler => Running::Process(start_kube_scheduler(limit)?),
             Placer::Minik8s => Running::Process(start_scheduler(limit).await?),
-            Placer::Binder(nodes) => Running::Task(tokio::spawn(bind_round_robin(
+            Placer::Binder { nodes, events } => Running::Task(tokio::spawn(bind_round_robin(
                 client::build(limit).await?,
                 nodes,
+                events,
             ))),
         })
     }
@@ -509,11 +530,15 @@ async fn is_ready(address: std::net::SocketAddr) -> bool {
         && response.starts_with("HTTP/1.0 200")
 }
 
-/// The ceiling: binds each pending pod of schedulerName `bench-binder` to the next node.
-async fn bind_round_robin(client: Client, nodes: Vec<String>) {
-    let api: Api<Pod> = Api::namespaced(client, NAMESPACE);
+/// The ceiling: binds each pending pod of its scheduler name to the next node, and with
+/// `events` then writes the pod's `Scheduled` event (each in a task of its own, as
+/// kube-scheduler's event broadcaster writes each in a goroutine of its own).
+async fn bind_round_robin(client: Client, nodes: Vec<String>, events: bool) {
+    let name = if events { BINDER_WITH_EVENTS } else { BINDER };
+    let api: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
+    let event_api: Api<Event> = Api::namespaced(client, NAMESPACE);
     let pending =
-        watcher::Config::default().fields(&format!("spec.schedulerName={BINDER},spec.nodeName="));
+        watcher::Config::default().fields(&format!("spec.schedulerName={name},spec.nodeName="));
     let next = AtomicUsize::new(0);
     watcher::watcher(api.clone(), pending)
         .default_backoff()
@@ -531,9 +556,52 @@ async fn bind_round_robin(client: Client, nodes: Vec<String>) {
                 .await;
             if let Err(error) = bound {
                 eprintln!("[bench]   binder: {}: {error}", pod.name_any());
+                return;
+            }
+            if events {
+                let (event_api, event) = (event_api.clone(), scheduled_event(&pod, node, name));
+                tokio::spawn(async move {
+                    if let Err(error) = event_api.create(&PostParams::default(), &event).await {
+                        eprintln!("[bench]   binder: event: {error}");
+                    }
+                });
             }
         })
         .await;
+}
+
+/// The `Scheduled` event a scheduler writes for a pod it bound.
+fn scheduled_event(pod: &Pod, node: &str, component: &str) -> Event {
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    Event {
+        metadata: ObjectMeta {
+            generate_name: Some(format!("{}.", pod.name_any())),
+            namespace: Some(NAMESPACE.into()),
+            ..Default::default()
+        },
+        involved_object: ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Pod".into()),
+            namespace: Some(NAMESPACE.into()),
+            name: Some(pod.name_any()),
+            uid: pod.uid(),
+            ..Default::default()
+        },
+        reason: Some("Scheduled".into()),
+        message: Some(format!(
+            "Successfully assigned {NAMESPACE}/{} to {node}",
+            pod.name_any()
+        )),
+        type_: Some("Normal".into()),
+        source: Some(EventSource {
+            component: Some(component.into()),
+            host: None,
+        }),
+        count: Some(1),
+        first_timestamp: Some(now.clone()),
+        last_timestamp: Some(now),
+        ..Default::default()
+    }
 }
 
 fn print_table(results: &[Result]) {
@@ -541,20 +609,23 @@ fn print_table(results: &[Result]) {
     for r in results.iter().take(1) {
         println!(
             "Scheduler — {} pods a phase (60% plain, 20% zone spread, 20% anti-affinity), created before \
-             their scheduler starts; pods/s from the first binding to the last",
+             their scheduler starts; pods/s from the first binding to the last; ceil+ev: the \
+             ceiling writing each pod's Scheduled event too",
             r.pods
         );
     }
     println!(
-        "{:<15} {:>5} {:>9} {:>10} {:>10} {:>10} {:>9} {:>9} {:>17} {:>23} {:>9} {:>9}",
+        "{:<15} {:>5} {:>9} {:>10} {:>10} {:>10} {:>13} {:>9} {:>9} {:>12} {:>17} {:>23} {:>9} {:>9}",
         "setting",
         "nodes",
         "limit",
         "kube pod/s",
         "mini pod/s",
         "ceil pod/s",
+        "ceil+ev pod/s",
         "mini/kube",
         "mini/ceil",
+        "mini/ceil+ev",
         "start-up kube/mini",
         "balance kube/mini/ceil",
         "kube MiB",
@@ -564,9 +635,16 @@ fn print_table(results: &[Result]) {
         let limit = r.qps.map_or("none".to_string(), |q| {
             format!("{q}/{}", r.burst.unwrap_or(0))
         });
-        let [kube, mini, ceiling] = &r.phases[..] else {
-            continue;
+        let (kube, mini, ceiling, with_events) = match &r.phases[..] {
+            [kube, mini, ceiling] => (kube, mini, ceiling, None),
+            [kube, mini, ceiling, with_events] => (kube, mini, ceiling, Some(with_events)),
+            _ => continue,
         };
+        let with_events_rate =
+            with_events.map_or("-".into(), |p| format!("{:.1}", p.pods_per_second));
+        let ratio_with_events = r
+            .ratio_ceiling_with_events
+            .map_or("-".into(), |ratio| format!("{ratio:.2}"));
         let startup = format!("{:.1}/{:.1} s", kube.startup_seconds, mini.startup_seconds);
         let balance = format!(
             "{:.3}/{:.3}/{:.3}",
@@ -574,15 +652,17 @@ fn print_table(results: &[Result]) {
         );
         let mib = |p: &Phase| p.rss_mib.map_or("-".into(), |m| format!("{m:.1}"));
         println!(
-            "{:<15} {:>5} {:>9} {:>10.1} {:>10.1} {:>10.1} {:>9.2} {:>9.2} {:>17} {:>23} {:>9} {:>9}",
+            "{:<15} {:>5} {:>9} {:>10.1} {:>10.1} {:>10.1} {:>13} {:>9.2} {:>9.2} {:>12} {:>17} {:>23} {:>9} {:>9}",
             r.setting,
             r.nodes,
             limit,
             kube.pods_per_second,
             mini.pods_per_second,
             ceiling.pods_per_second,
+            with_events_rate,
             r.ratio_kube,
             r.ratio_ceiling,
+            ratio_with_events,
             startup,
             balance,
             mib(kube),
