@@ -197,11 +197,19 @@ impl Placer {
         Ok(match self {
             Placer::KubeScheduler => Running::Process(start_kube_scheduler(limit)?),
             Placer::Minik8s => Running::Process(start_scheduler(limit).await?),
-            Placer::Binder { nodes, events } => Running::Task(tokio::spawn(bind_round_robin(
-                client::build(limit).await?,
-                nodes,
-                events,
-            ))),
+            Placer::Binder { nodes, events } => {
+                // Events through a client of their own, with a limit of their own, as both
+                // schedulers write them.
+                let event_client = match events {
+                    true => Some(client::build(limit).await?),
+                    false => None,
+                };
+                Running::Task(tokio::spawn(bind_round_robin(
+                    client::build(limit).await?,
+                    nodes,
+                    event_client,
+                )))
+            }
         })
     }
 }
@@ -530,13 +538,17 @@ async fn is_ready(address: std::net::SocketAddr) -> bool {
         && response.starts_with("HTTP/1.0 200")
 }
 
-/// The ceiling: binds each pending pod of its scheduler name to the next node, and with
-/// `events` then writes the pod's `Scheduled` event (each in a task of its own, as
+/// The ceiling: binds each pending pod of its scheduler name to the next node, and given an
+/// event client then writes the pod's `Scheduled` event (each in a task of its own, as
 /// kube-scheduler's event broadcaster writes each in a goroutine of its own).
-async fn bind_round_robin(client: Client, nodes: Vec<String>, events: bool) {
-    let name = if events { BINDER_WITH_EVENTS } else { BINDER };
-    let api: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
-    let event_api: Api<Event> = Api::namespaced(client, NAMESPACE);
+async fn bind_round_robin(client: Client, nodes: Vec<String>, event_client: Option<Client>) {
+    let name = match event_client {
+        Some(_) => BINDER_WITH_EVENTS,
+        None => BINDER,
+    };
+    let api: Api<Pod> = Api::namespaced(client, NAMESPACE);
+    let event_api: Option<Api<Event>> =
+        event_client.map(|client| Api::namespaced(client, NAMESPACE));
     let pending =
         watcher::Config::default().fields(&format!("spec.schedulerName={name},spec.nodeName="));
     let next = AtomicUsize::new(0);
@@ -558,7 +570,7 @@ async fn bind_round_robin(client: Client, nodes: Vec<String>, events: bool) {
                 eprintln!("[bench]   binder: {}: {error}", pod.name_any());
                 return;
             }
-            if events {
+            if let Some(event_api) = &event_api {
                 let (event_api, event) = (event_api.clone(), scheduled_event(&pod, node, name));
                 tokio::spawn(async move {
                     if let Err(error) = event_api.create(&PostParams::default(), &event).await {
