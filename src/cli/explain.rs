@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 
-use crate::scheduler::pod::Pod;
 use clap::{Args, ValueEnum};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 
+use crate::scheduler::pod::Pod;
 use crate::scheduler::schedule::{self, Decision, Rng};
 use crate::scheduler::{SCHEDULER_NAME, framework::Snapshot, preemption, profile};
 

@@ -6,10 +6,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::scheduler::pod::Pod;
 use k8s_openapi::api::core::v1::Node;
 
 use super::framework::{NodeInfo, Snapshot};
+use super::pod::Pod;
 
 fn uid(pod: &Pod) -> String {
     pod.metadata.uid.clone().unwrap_or_default()

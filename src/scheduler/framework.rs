@@ -9,10 +9,10 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::scheduler::pod::Pod;
 use k8s_openapi::api::core::v1::Node;
 
 use super::plugins::inter_pod_affinity::PodAffinityTerms;
+use super::pod::Pod;
 use super::resources::{self, Resources};
 
 /// Upstream `MaxNodeScore`: each plugin scores a node from 0 to 100.

@@ -4,8 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::scheduler::pod::Pod;
 use k8s_openapi::api::core::v1::{Node, NodeSelectorRequirement, NodeSelectorTerm};
+
+use super::pod::Pod;
 
 /// Whether a requirement holds for `value` (the label's value, None when the node has no
 /// such label), as `nodeSelectorRequirementsAsSelector` builds it.

@@ -36,13 +36,13 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::scheduler::pod::Pod;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::core::{Selector, SelectorExt};
 
 use super::framework::{Code, NodeInfo, Snapshot, Status};
+use super::pod::Pod;
 use super::queue::priority;
 use super::schedule::{Decision, Filters, Profile};
 

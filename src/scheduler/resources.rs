@@ -4,11 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::scheduler::pod::{Container, Pod};
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 
 use crate::api::quantity::Quantity;
+use crate::scheduler::pod::{Container, Pod};
 
 pub const CPU: &str = "cpu";
 pub const MEMORY: &str = "memory";

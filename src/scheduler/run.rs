@@ -7,7 +7,6 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::scheduler::pod::Pod;
 use futures::FutureExt;
 use k8s_openapi::api::core::v1::{Node, ObjectReference};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
@@ -19,6 +18,7 @@ use serde_json::json;
 use tokio::sync::{Notify, Semaphore};
 
 use super::cache::Cache;
+use super::pod::Pod;
 use super::queue::Queue;
 use super::schedule::{self, Profile, Rng};
 use crate::runtime::api_error;

@@ -3,10 +3,10 @@
 //! the pod and a snapshot in, every examined node's verdict, the feasible nodes' scores and
 //! the choice out. `minik8s explain` prints this same [`Decision`].
 
-use crate::scheduler::pod::Pod;
 use serde::Serialize;
 
 use super::framework::{Code, FilterPlugin, NodeInfo, ScorePlugin, Snapshot, State, Status};
+use super::pod::Pod;
 
 /// Upstream `minFeasibleNodesToFind`.
 const MIN_FEASIBLE_NODES_TO_FIND: usize = 100;

@@ -8,12 +8,11 @@
 //! where "with" and "without" are (1 − std of the requested fractions) × 100 with and
 //! without the pod.
 
-use crate::scheduler::pod::Pod;
-
 use super::node_resources_fit::{
     Accounting, DEFAULT_RESOURCES, ResourceSpec, node_allocation, pod_resource_requests,
 };
 use crate::scheduler::framework::{self, MAX_NODE_SCORE, NodeInfo, ScorePlugin, Snapshot, State};
+use crate::scheduler::pod::Pod;
 
 pub const NAME: &str = "NodeResourcesBalancedAllocation";
 pub const WEIGHT: i64 = 1;

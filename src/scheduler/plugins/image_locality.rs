@@ -8,9 +8,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::scheduler::pod::Pod;
-
 use crate::scheduler::framework::{self, MAX_NODE_SCORE, NodeInfo, ScorePlugin, Snapshot, State};
+use crate::scheduler::pod::Pod;
 
 pub const NAME: &str = "ImageLocality";
 pub const WEIGHT: i64 = 1;

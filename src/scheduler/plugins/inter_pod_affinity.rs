@@ -17,7 +17,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::scheduler::pod::Pod;
 use k8s_openapi::api::core::v1::{Node, PodAffinityTerm, WeightedPodAffinityTerm};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 use kube::core::{Expression, Selector, SelectorExt};
@@ -27,6 +26,7 @@ use crate::scheduler::framework::{
     FilterPlugin, MAX_NODE_SCORE, NodeInfo, ScorePlugin, Snapshot, State, Status, has_pod_affinity,
     state_of,
 };
+use crate::scheduler::pod::Pod;
 
 pub const NAME: &str = "InterPodAffinity";
 pub const WEIGHT: i64 = 2;

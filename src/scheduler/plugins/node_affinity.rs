@@ -7,7 +7,6 @@
 
 use std::collections::BTreeSet;
 
-use crate::scheduler::pod::Pod;
 use k8s_openapi::api::core::v1::{
     NodeAffinity as PodNodeAffinity, NodeSelector, NodeSelectorTerm, PreferredSchedulingTerm,
 };
@@ -17,6 +16,7 @@ use crate::scheduler::framework::{
     default_normalize, no_state,
 };
 use crate::scheduler::node_selector::{required_affinity_matches, term_matches};
+use crate::scheduler::pod::Pod;
 
 pub const NAME: &str = "NodeAffinity";
 /// The default profile's score weight.

@@ -1,9 +1,8 @@
 //! NodeName: a pod that names its node (`spec.nodeName`) fits that node only (upstream
 //! `pkg/scheduler/framework/plugins/nodename/node_name.go`).
 
-use crate::scheduler::pod::Pod;
-
 use crate::scheduler::framework::{FilterPlugin, NodeInfo, State, Status};
+use crate::scheduler::pod::Pod;
 
 pub const NAME: &str = "NodeName";
 

@@ -2,11 +2,10 @@
 //! `pkg/scheduler/framework/plugins/nodeports/node_ports.go`, with the conflict rule of
 //! `HostPortInfo.CheckConflict` in `k8s.io/kube-scheduler/framework/types.go`).
 
-use crate::scheduler::pod::Pod;
-
 use crate::scheduler::framework::{
     FilterPlugin, HostPort, NodeInfo, Snapshot, State, Status, host_ports,
 };
+use crate::scheduler::pod::Pod;
 
 pub const NAME: &str = "NodePorts";
 

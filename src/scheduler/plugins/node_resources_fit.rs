@@ -12,11 +12,10 @@
 //! [`node_allocation`]) are upstream's `resourceAllocationScorer`; as upstream's package
 //! does, NodeResourcesBalancedAllocation shares them.
 
-use crate::scheduler::pod::Pod;
-
 use crate::scheduler::framework::{
     self, Code, FilterPlugin, MAX_NODE_SCORE, NodeInfo, ScorePlugin, Snapshot, State, Status,
 };
+use crate::scheduler::pod::Pod;
 use crate::scheduler::resources::{self, CPU, EPHEMERAL_STORAGE, MEMORY, Resources};
 
 pub const NAME: &str = "NodeResourcesFit";

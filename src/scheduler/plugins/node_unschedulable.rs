@@ -2,11 +2,11 @@
 //! tolerates the `node.kubernetes.io/unschedulable:NoSchedule` taint (upstream
 //! `pkg/scheduler/framework/plugins/nodeunschedulable/node_unschedulable.go`).
 
-use crate::scheduler::pod::Pod;
 use k8s_openapi::api::core::v1::{Node, Taint};
 
 use super::taint_toleration::{EFFECT_NO_SCHEDULE, pod_tolerations, tolerations_tolerate_taint};
 use crate::scheduler::framework::{FilterPlugin, NodeInfo, State, Status};
+use crate::scheduler::pod::Pod;
 
 pub const NAME: &str = "NodeUnschedulable";
 

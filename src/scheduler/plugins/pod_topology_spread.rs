@@ -15,7 +15,6 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::scheduler::pod::Pod;
 use k8s_openapi::api::core::v1::{Node, TopologySpreadConstraint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::core::{Selector, SelectorExt};
@@ -25,6 +24,7 @@ use crate::scheduler::framework::{
     FilterPlugin, MAX_NODE_SCORE, NodeInfo, ScorePlugin, Snapshot, State, Status, state_of,
 };
 use crate::scheduler::node_selector::required_affinity_matches;
+use crate::scheduler::pod::Pod;
 
 pub const NAME: &str = "PodTopologySpread";
 pub const WEIGHT: i64 = 2;

@@ -8,13 +8,13 @@
 //! `TaintTolerationComparisonOperators`, off by default in v1.36: such a toleration tolerates
 //! nothing, as upstream with the gate off.
 
-use crate::scheduler::pod::Pod;
 use k8s_openapi::api::core::v1::{Node, Taint, Toleration};
 
 use crate::scheduler::framework::{
     FilterPlugin, MAX_NODE_SCORE, NodeInfo, ScorePlugin, Snapshot, State, Status,
     default_normalize, state_of,
 };
+use crate::scheduler::pod::Pod;
 
 pub const NAME: &str = "TaintToleration";
 /// The default profile's score weight.

@@ -3,9 +3,8 @@
 //! claims). minik8s-scheduler does not bind volumes: such a pod is refused with a reason that
 //! says so, instead of being placed where its volumes might not follow.
 
-use crate::scheduler::pod::Pod;
-
 use crate::scheduler::framework::{FilterPlugin, NodeInfo, Snapshot, State, Status};
+use crate::scheduler::pod::Pod;
 
 pub const NAME: &str = "VolumeBinding";
 
