@@ -12,6 +12,7 @@ pub mod kubeconfig;
 pub mod label_selector;
 pub mod leader;
 pub mod metrics;
+pub mod pod_projection;
 pub mod process_metrics;
 pub mod shutdown;
 pub mod telemetry;

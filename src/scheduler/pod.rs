@@ -22,8 +22,6 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use serde::{Deserialize, Serialize};
 
-type Whole = k8s_openapi::api::core::v1::Pod;
-
 /// The pod conditions something in the scheduler reads: its own `PodScheduled` (written only
 /// when it changes), `DisruptionTarget` (preemption) and `PodResizePending` (requests).
 const CONDITIONS_READ: [&str; 3] = ["PodScheduled", "DisruptionTarget", "PodResizePending"];
@@ -39,26 +37,7 @@ pub struct Pod {
     pub status: Option<PodStatus>,
 }
 
-impl k8s_openapi::Resource for Pod {
-    const API_VERSION: &'static str = <Whole as k8s_openapi::Resource>::API_VERSION;
-    const GROUP: &'static str = <Whole as k8s_openapi::Resource>::GROUP;
-    const KIND: &'static str = <Whole as k8s_openapi::Resource>::KIND;
-    const VERSION: &'static str = <Whole as k8s_openapi::Resource>::VERSION;
-    const URL_PATH_SEGMENT: &'static str = <Whole as k8s_openapi::Resource>::URL_PATH_SEGMENT;
-    type Scope = <Whole as k8s_openapi::Resource>::Scope;
-}
-
-impl k8s_openapi::Metadata for Pod {
-    type Ty = ObjectMeta;
-
-    fn metadata(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn metadata_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+crate::runtime::pod_projection::pod_projection!(Pod);
 
 /// Of the spec: what the filters, scores, queue and preemption read.
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Serialize)]
@@ -200,6 +179,8 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+
+    type Whole = k8s_openapi::api::core::v1::Pod;
 
     /// A pod as the API server and a kubelet leave it, with everything the scheduler reads
     /// and much that it does not.
