@@ -194,18 +194,21 @@ impl Placer {
     }
 
     async fn start(self, limit: Option<RateLimit>) -> anyhow::Result<Running> {
+        let name = self.scheduler_name();
         Ok(match self {
             Placer::KubeScheduler => Running::Process(start_kube_scheduler(limit)?),
             Placer::Minik8s => Running::Process(start_scheduler(limit).await?),
             Placer::Binder { nodes, events } => {
                 // Events through a client of their own, with a limit of their own, as both
                 // schedulers write them.
-                let event_client = match events {
-                    true => Some(client::build(limit).await?),
-                    false => None,
+                let event_client = if events {
+                    Some(client::build(limit).await?)
+                } else {
+                    None
                 };
                 Running::Task(tokio::spawn(bind_round_robin(
                     client::build(limit).await?,
+                    name,
                     nodes,
                     event_client,
                 )))
@@ -538,14 +541,15 @@ async fn is_ready(address: std::net::SocketAddr) -> bool {
         && response.starts_with("HTTP/1.0 200")
 }
 
-/// The ceiling: binds each pending pod of its scheduler name to the next node, and given an
+/// The ceiling: binds each pending pod of scheduler `name` to the next node, and given an
 /// event client then writes the pod's `Scheduled` event (each in a task of its own, as
 /// kube-scheduler's event broadcaster writes each in a goroutine of its own).
-async fn bind_round_robin(client: Client, nodes: Vec<String>, event_client: Option<Client>) {
-    let name = match event_client {
-        Some(_) => BINDER_WITH_EVENTS,
-        None => BINDER,
-    };
+async fn bind_round_robin(
+    client: Client,
+    name: &'static str,
+    nodes: Vec<String>,
+    event_client: Option<Client>,
+) {
     let api: Api<Pod> = Api::namespaced(client, NAMESPACE);
     let event_api: Option<Api<Event>> =
         event_client.map(|client| Api::namespaced(client, NAMESPACE));
