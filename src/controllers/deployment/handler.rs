@@ -13,6 +13,7 @@ use super::CachedDeployment;
 use crate::api::deployment::StrategyType;
 use crate::api::{GROUP, MiniReplicaSet};
 use crate::controllers::pod;
+use crate::controllers::written::Written;
 use crate::runtime::informer::{Cache, EventHandler};
 use crate::runtime::label_selector;
 
@@ -65,11 +66,15 @@ impl Waker {
     }
 }
 
-pub struct ReplicaSetHandler(pub Waker);
+pub struct ReplicaSetHandler {
+    pub waker: Waker,
+    /// Dropped with the set.
+    pub written_sets: Arc<Written<MiniReplicaSet>>,
+}
 
 impl EventHandler<MiniReplicaSet> for ReplicaSetHandler {
     fn on_add(&self, rs: &Arc<MiniReplicaSet>) {
-        self.0.wake_for(rs);
+        self.waker.wake_for(rs);
     }
 
     fn on_update(&self, old: &Arc<MiniReplicaSet>, new: &Arc<MiniReplicaSet>) {
@@ -79,13 +84,14 @@ impl EventHandler<MiniReplicaSet> for ReplicaSetHandler {
         if pod::controller_of(&old.metadata) != pod::controller_of(&new.metadata)
             || old.labels() != new.labels()
         {
-            self.0.wake_for(old);
+            self.waker.wake_for(old);
         }
-        self.0.wake_for(new);
+        self.waker.wake_for(new);
     }
 
     fn on_delete(&self, rs: &Arc<MiniReplicaSet>) {
-        self.0.wake_for(rs);
+        self.written_sets.forget(&rs.uid().unwrap_or_default());
+        self.waker.wake_for(rs);
     }
 }
 

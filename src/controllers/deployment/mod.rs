@@ -44,6 +44,10 @@ pub struct Context {
     pub backoff: Backoff,
     /// What the last sync of each deployment wrote, until the cache shows it.
     pub written: Written<MiniDeployment>,
+    /// The sets as this controller last scaled or annotated them, until the cache shows it:
+    /// a sync right after a scale must not plan from the size before it (and fail on the
+    /// resourceVersion it would send, as the write before already changed it).
+    pub written_sets: Arc<Written<MiniReplicaSet>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +92,11 @@ impl DeploymentController {
             deployments: watch.store(),
             trigger,
         };
-        replica_sets.add_handler(Arc::new(handler::ReplicaSetHandler(waker.clone())));
+        let written_sets = Arc::new(Written::default());
+        replica_sets.add_handler(Arc::new(handler::ReplicaSetHandler {
+            waker: waker.clone(),
+            written_sets: written_sets.clone(),
+        }));
         pods.add_handler(Arc::new(handler::PodHandler {
             waker,
             replica_sets: replica_sets.cache(),
@@ -100,6 +108,7 @@ impl DeploymentController {
             events,
             backoff: Backoff::reported_as(CONTROLLER_NAME),
             written: Written::default(),
+            written_sets,
         });
         Self {
             watch,

@@ -105,7 +105,8 @@ impl<'a> Run<'a> {
         };
         let mut claimed = Vec::new();
         let mut checked = false;
-        for rs in self.ctx.replica_sets.list(&namespace) {
+        for cached in self.ctx.replica_sets.list(&namespace) {
+            let rs = self.ctx.written_sets.freshest_shared(&cached);
             match claim::decide(rs.meta(), owner, selector.matches(rs.labels())) {
                 Claim::Keep => claimed.push(rs),
                 Claim::Ignore => {}
@@ -246,15 +247,16 @@ impl<'a> Run<'a> {
                     "metadata": {"annotations": annotations, "resourceVersion": existing.resource_version()},
                     "spec": {"minReadySeconds": self.d.spec.min_ready_seconds}
                 });
-                Arc::new(
-                    self.replica_sets
-                        .patch(
-                            &existing.name_any(),
-                            &PatchParams::default(),
-                            &Patch::Merge(&patch),
-                        )
-                        .await?,
-                )
+                let written = self
+                    .replica_sets
+                    .patch(
+                        &existing.name_any(),
+                        &PatchParams::default(),
+                        &Patch::Merge(&patch),
+                    )
+                    .await?;
+                self.ctx.written_sets.record(&existing, &written);
+                Arc::new(written)
             } else {
                 existing
             };
@@ -501,6 +503,7 @@ impl<'a> Run<'a> {
                 &Patch::Merge(&patch),
             )
             .await?;
+        self.ctx.written_sets.record(rs, &written);
         if size_changes {
             let direction = if rs.spec.replicas < to { "up" } else { "down" };
             self.scaling_event(&format!(
@@ -587,15 +590,18 @@ impl<'a> Run<'a> {
         self.write_status(status).await
     }
 
-    /// The sets as the cache has them now (after our own writes, when it has caught up).
+    /// The sets as they are now: the cache's copy, or this controller's own write when the
+    /// cache has not shown it yet.
     fn refreshed(&self, sets: &[Set]) -> Vec<Set> {
         let namespace = self.d.namespace().unwrap_or_default();
         sets.iter()
             .map(|rs| {
-                self.ctx
+                let cached = self
+                    .ctx
                     .replica_sets
                     .get(&namespace, &rs.name_any())
-                    .unwrap_or_else(|| rs.clone())
+                    .unwrap_or_else(|| rs.clone());
+                self.ctx.written_sets.freshest_shared(&cached)
             })
             .collect()
     }
