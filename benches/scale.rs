@@ -7,6 +7,12 @@
 //! with no logic, on a fresh cluster of the same size just before, so the table shows how
 //! close each side is to what the cluster itself can do.
 //!
+//! Between one side's phase and the next (and between the ceiling's phases), the bench waits,
+//! untimed, until no pod of the namespace is still terminating. kwok finalizes deleted pods at
+//! its own pace, thousands after a roll, and a side that started while it was still doing the
+//! other side's had its first pods made Ready only after that backlog (31 s into a roll in one
+//! run): it timed the previous side's leftovers, not its own controller.
+//!
 //!   --setting unlimited             run against the cluster in KUBECONFIG (160 nodes)
 //!   --setting unlimited --ceiling   the ceiling alone, on a cluster of its own
 //!   --minik8s-first                 minik8s's side goes first in each phase
@@ -51,6 +57,10 @@ struct Phase {
     /// Highest resident memory sampled during the phase, MiB.
     builtin_peak_mib: f64,
     mini_peak_mib: f64,
+    /// Seconds, untimed, until the pods each side's phase deleted were gone.
+    builtin_settle_seconds: f64,
+    mini_settle_seconds: f64,
+    ceiling_settle_seconds: f64,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -108,6 +118,7 @@ async fn main() -> anyhow::Result<()> {
     for (phase, measured) in phases.iter_mut().zip(ceiling) {
         phase.ceiling_seconds = measured.ceiling_seconds;
         phase.ceiling_calls = measured.ceiling_calls;
+        phase.ceiling_settle_seconds = measured.ceiling_settle_seconds;
     }
 
     // Each phase runs the sides one after the other; the second finds the first's pods in the
@@ -131,6 +142,12 @@ async fn main() -> anyhow::Result<()> {
         side.create_all().await?;
         side.wait_all(REPLICAS).await?;
         m.finish(side, create).await?;
+        let settled = settle(&client).await?;
+        if side.builtin {
+            create.builtin_settle_seconds = settled;
+        } else {
+            create.mini_settle_seconds = settled;
+        }
     }
     let cached = [common::rss_mib(kcm)?, common::rss_mib(mini)?];
     let pods = (2 * DEPLOYMENTS) as f64 * REPLICAS as f64;
@@ -150,6 +167,12 @@ async fn main() -> anyhow::Result<()> {
         }
         side.wait_all(REPLICAS).await?;
         m.finish(side, roll).await?;
+        let settled = settle(&client).await?;
+        if side.builtin {
+            roll.builtin_settle_seconds = settled;
+        } else {
+            roll.mini_settle_seconds = settled;
+        }
     }
 
     for (i, side) in sides.iter().enumerate() {
@@ -158,6 +181,12 @@ async fn main() -> anyhow::Result<()> {
             .await?;
         side.wait_all(SCALED_DOWN).await?;
         m.finish(side, scale_down).await?;
+        let settled = settle(&client).await?;
+        if side.builtin {
+            scale_down.builtin_settle_seconds = settled;
+        } else {
+            scale_down.mini_settle_seconds = settled;
+        }
     }
     result.phases = phases.into();
 
@@ -194,6 +223,7 @@ async fn ceiling_only() -> anyhow::Result<()> {
             "[bench] ceiling {}: {:.1} s, {} calls",
             phase.name, phase.ceiling_seconds, phase.ceiling_calls.total
         );
+        phase.ceiling_settle_seconds = settle(&client).await?;
     }
     let path = common::save("scale-ceiling", "unlimited", &phases)?;
     eprintln!("[bench] wrote {}", path.display());
@@ -215,6 +245,37 @@ impl Phase {
             name: name.into(),
             ..Self::default()
         }
+    }
+}
+
+/// Waits, untimed, until no pod of the namespace is terminating, so that the next phase or
+/// side does not start behind kwok's backlog of deletions. Returns the seconds it took.
+async fn settle(client: &Client) -> anyhow::Result<f64> {
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(client.clone(), NAMESPACE);
+    let start = Instant::now();
+    let mut last = Instant::now();
+    loop {
+        let terminating = pods
+            .list_metadata(&ListParams::default())
+            .await?
+            .items
+            .iter()
+            .filter(|pod| pod.metadata.deletion_timestamp.is_some())
+            .count();
+        if terminating == 0 {
+            return Ok(start.elapsed().as_secs_f64());
+        }
+        if start.elapsed() > TIMEOUT {
+            bail!("{terminating} pods still terminating after {TIMEOUT:?}");
+        }
+        if last.elapsed() > Duration::from_secs(15) {
+            eprintln!(
+                "[bench]   waiting (untimed) for {terminating} terminating pods to go, {:.0} s",
+                start.elapsed().as_secs_f64()
+            );
+            last = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
@@ -502,6 +563,19 @@ fn print_table(results: &[Result]) {
                 p.mini_peak_mib
             );
         }
+        let settles = |side: fn(&Phase) -> f64| {
+            r.phases
+                .iter()
+                .map(|p| format!("{:.0}", side(p)))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        };
+        println!(
+            "untimed wait after each phase for its deleted pods to go (s): built-in {}, minik8s {}, ceiling {}",
+            settles(|p| p.builtin_settle_seconds),
+            settles(|p| p.mini_settle_seconds),
+            settles(|p| p.ceiling_settle_seconds)
+        );
         println!(
             "a new set of one pod served during the rollout: built-in {:.2} s, minik8s {:.2} s",
             r.builtin_probe_seconds, r.mini_probe_seconds
