@@ -103,6 +103,10 @@ pub fn start_minik8s(
     command.arg(std::env::var("MINIK8S_BENCH_LOG").unwrap_or_else(|_| "warn".into()));
     command.args(["--kube-api-qps", &qps.unwrap_or(0.0).to_string()]);
     command.args(["--kube-api-burst", &burst.unwrap_or(1).to_string()]);
+    // MINIK8S_BENCH_ARGS: more flags, e.g. `--replicaset-updates-batch-period=100ms`.
+    if let Ok(extra) = std::env::var("MINIK8S_BENCH_ARGS") {
+        command.args(extra.split_whitespace());
+    }
     Ok(OwnedProcess(command.spawn()?))
 }
 

@@ -32,6 +32,13 @@ pub struct ControllerManagerArgs {
     #[arg(long, default_value_t = 5)]
     pub concurrent_replicaset_syncs: u16,
 
+    /// How long the sync a pod event asks for waits for more events of the same
+    /// MiniReplicaSet, e.g. `100ms`: fewer syncs and status writes, each up to that much later.
+    /// A minik8s extension, after kube-controller-manager's --endpoint-updates-batch-period;
+    /// 0 (the default) syncs at once, as the built-in ReplicaSet controller does.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub replicaset_updates_batch_period: std::time::Duration,
+
     /// MiniDeployments synced at once (kube-controller-manager: 5 Deployments).
     #[arg(long, default_value_t = 5)]
     pub concurrent_deployment_syncs: u16,
@@ -97,6 +104,7 @@ pub async fn run(args: ControllerManagerArgs) -> super::Result {
         rate_limit: RateLimit::new(args.kube_api_qps, args.kube_api_burst),
         namespace: args.namespace,
         replicaset_workers: args.concurrent_replicaset_syncs,
+        replicaset_batch_period: args.replicaset_updates_batch_period,
         deployment_workers: args.concurrent_deployment_syncs,
         endpoints_workers: args.concurrent_endpoint_syncs,
         endpointslice_workers: args.concurrent_service_endpoint_syncs,

@@ -90,6 +90,7 @@ fn start_replicaset(parts: Parts<'_>) -> Started {
         parts.events,
         &mut parts.informers.pods,
         parts.options.replicaset_workers,
+        parts.options.replicaset_batch_period,
     );
     Started {
         bookkeeping: controller.bookkeeping(),

@@ -44,6 +44,8 @@ pub struct Options {
     /// Watch only this namespace instead of the whole cluster.
     pub namespace: Option<String>,
     pub replicaset_workers: u16,
+    /// How long a MiniReplicaSet's sync after a pod event waits for more (0: none).
+    pub replicaset_batch_period: std::time::Duration,
     pub deployment_workers: u16,
     pub endpoints_workers: u16,
     /// kube-controller-manager's `--concurrent-service-endpoint-syncs`.
@@ -102,6 +104,7 @@ impl Default for Options {
             rate_limit: Some(RateLimit::CONTROLLER_MANAGER),
             namespace: None,
             replicaset_workers: 5,
+            replicaset_batch_period: std::time::Duration::ZERO,
             deployment_workers: 5,
             endpoints_workers: 5,
             endpointslice_workers: 5,

@@ -146,16 +146,48 @@ async fn replaces_a_deleted_pod() {
         .await
         .unwrap();
     wait_for_status(&ns, "web", "2 available", settled(2)).await;
-    let victim = active_pods(&ns, "web").await[0].name_any();
+    delete_one_and_wait_for_its_replacement(&ns, "web", 2).await;
+    ns.cleanup().await;
+}
+
+/// Deletes one pod of `app` and waits until `replicas` active pods are there without it.
+async fn delete_one_and_wait_for_its_replacement(ns: &TestNamespace, app: &str, replicas: usize) {
+    let victim = active_pods(ns, app).await[0].name_any();
     ns.api::<Pod>()
         .delete(&victim, &DeleteParams::default())
         .await
         .unwrap();
     eventually(TIMEOUT, "a replacement pod", || async {
-        let pods = active_pods(&ns, "web").await;
-        pods.len() == 2 && pods.iter().all(|p| p.name_any() != victim)
+        let pods = active_pods(ns, app).await;
+        pods.len() == replicas && pods.iter().all(|p| p.name_any() != victim)
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_batch_period_a_deleted_pod_is_replaced_once_the_period_is_over() {
+    let ns = TestNamespace::new("rs-batch").await;
+    let period = Duration::from_secs(1);
+    let _controllers = Controllers::start_with(minik8s::manager::Options {
+        namespace: Some(ns.name.clone()),
+        replicaset_batch_period: period,
+        ..Default::default()
+    });
+    ns.create::<MiniReplicaSet>(fixtures::small_replicaset("web", 3, false))
+        .await
+        .unwrap();
+    wait_for_status(&ns, "web", "3 available", settled(3)).await;
+    // Until then the pods' own last changes may hold a batch open; a deletion would ride on it.
+    tokio::time::sleep(2 * period).await;
+    let deleted = Instant::now();
+    // The deletion's pod events are the only trigger, and they wait out the period.
+    delete_one_and_wait_for_its_replacement(&ns, "web", 3).await;
+    let waited = deleted.elapsed();
+    assert!(
+        waited >= period,
+        "replaced after {waited:?}, within the batch period"
+    );
+    wait_for_status(&ns, "web", "3 available again", settled(3)).await;
     ns.cleanup().await;
 }
 

@@ -82,6 +82,7 @@ impl ReplicaSetController {
         events: EventRecorder,
         pods: &mut Informer<CachedPod>,
         workers: u16,
+        batch_period: std::time::Duration,
     ) -> Self {
         let watch = driver::Watch::new(api, workers);
         let expectations = Arc::new(Expectations::reported_as(CONTROLLER_NAME));
@@ -90,6 +91,7 @@ impl ReplicaSetController {
             watch.store(),
             expectations.clone(),
             trigger,
+            batch_period,
         )));
         let context = Arc::new(Context {
             client,
