@@ -104,6 +104,8 @@ where
     writer: Writer<DeserializeGuard<K>>,
     store: Store<DeserializeGuard<K>>,
     workers: u16,
+    /// How long a trigger from the informers' handlers waits before its key is queued.
+    trigger_delay: Duration,
 }
 
 impl<K> Watch<K>
@@ -118,6 +120,18 @@ where
             writer,
             store,
             workers,
+            trigger_delay: Duration::ZERO,
+        }
+    }
+
+    /// Queues each trigger only after `delay` (client-go's `AddAfter`, which keeps a key's
+    /// earliest delay), so that every trigger of one object within it is served by one sync,
+    /// as kube-controller-manager's `--endpoint-updates-batch-period` batches pod changes.
+    /// Changes of the controller's own kind are still queued at once.
+    pub fn delay_triggers(self, delay: Duration) -> Self {
+        Self {
+            trigger_delay: delay,
+            ..self
         }
     }
 
@@ -168,6 +182,7 @@ pub async fn drive<K, Ctx, E>(
         writer,
         store,
         workers,
+        trigger_delay,
     } = watch;
     let queue = WorkQueue::<Key<K>>::named(super::queue_name(name));
     // Every change of an object of the controller's own kind queues it, as upstream's
@@ -191,7 +206,7 @@ pub async fn drive<K, Ctx, E>(
     });
     let triggered = triggers.for_each(|key| {
         metrics::global().pending(name, -1);
-        queue.add(key);
+        queue.add_after(key, trigger_delay);
         std::future::ready(())
     });
     let stopping = async {

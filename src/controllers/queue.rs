@@ -379,6 +379,30 @@ mod tests {
         timers.await.unwrap();
     }
 
+    /// A batch period (`driver::Watch::delay_triggers`): the triggers of one key within it
+    /// are served by one sync after it, and the next trigger opens a new one.
+    #[tokio::test(start_paused = true)]
+    async fn within_a_batch_period_a_keys_triggers_are_served_once_after_it() {
+        let queue = Arc::new(WorkQueue::default());
+        tokio::spawn({
+            let queue = queue.clone();
+            async move { queue.run_timers().await }
+        });
+        let period = Duration::from_millis(100);
+        queue.add_after("web", period);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        queue.add_after("web", period);
+        queue.add_after("web", period);
+        tokio::time::sleep(Duration::from_millis(39)).await;
+        assert!(queue.is_empty(), "nothing before the period ends");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        assert_eq!(drain(&queue), ["web"], "one sync for the three triggers");
+        // The next trigger opens a new period.
+        queue.add_after("web", period);
+        tokio::time::sleep(Duration::from_millis(101)).await;
+        assert_eq!(drain(&queue), ["web"]);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn an_add_does_not_cancel_a_delay() {
         let queue = Arc::new(WorkQueue::default());

@@ -1,15 +1,9 @@
 //! Pod events → expectations observations and syncs to run (upstream `addPod`, `updatePod`,
-//! `deletePod`).
-//!
-//! With a batch period (`--replicaset-updates-batch-period`, 0 by default as upstream has no
-//! such period for ReplicaSets) the sync a pod event asks for waits that long, and every pod
-//! event of the same set in the meantime rides on it, as kube-controller-manager's
-//! `--endpoint-updates-batch-period` does for Endpoints: fewer syncs, so fewer status writes,
-//! for at most that much delay. Expectations are still observed at once.
+//! `deletePod`). With `--replicaset-updates-batch-period` the syncs asked for here wait out
+//! the period in the work queue (`driver::Watch::delay_triggers`); expectations are observed
+//! at once.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use crate::controllers::cached_pod::CachedPod;
 use futures::channel::mpsc::UnboundedSender;
@@ -27,9 +21,6 @@ pub struct PodHandler {
     replicasets: Store<CachedReplicaSet>,
     expectations: Arc<Expectations>,
     trigger: UnboundedSender<ObjectRef<CachedReplicaSet>>,
-    batch_period: Duration,
-    /// Sets whose batched sync is waiting out the period, as (namespace, name).
-    batching: Arc<Mutex<HashSet<(String, String)>>>,
 }
 
 impl PodHandler {
@@ -37,35 +28,23 @@ impl PodHandler {
         replicasets: Store<CachedReplicaSet>,
         expectations: Arc<Expectations>,
         trigger: UnboundedSender<ObjectRef<CachedReplicaSet>>,
-        batch_period: Duration,
     ) -> Self {
         Self {
             replicasets,
             expectations,
             trigger,
-            batch_period,
-            batching: Arc::default(),
         }
     }
 
     fn enqueue(&self, namespace: &str, name: &str) {
-        if self.batch_period.is_zero() {
-            return send(&self.trigger, namespace, name);
+        // The receiver only goes away at shutdown.
+        if self
+            .trigger
+            .unbounded_send(ObjectRef::new(name).within(namespace))
+            .is_ok()
+        {
+            crate::runtime::metrics::global().pending(super::CONTROLLER_NAME, 1);
         }
-        let key = (namespace.to_owned(), name.to_owned());
-        if !self.batching.lock().unwrap().insert(key.clone()) {
-            return; // a sync of this set is already waiting; this change rides on it
-        }
-        let (trigger, batching, period) = (
-            self.trigger.clone(),
-            self.batching.clone(),
-            self.batch_period,
-        );
-        tokio::spawn(async move {
-            tokio::time::sleep(period).await;
-            batching.lock().unwrap().remove(&key);
-            send(&trigger, &key.0, &key.1);
-        });
     }
 
     /// The MiniReplicaSet controlling `pod` as (name, uid), if one does.
@@ -92,16 +71,6 @@ impl PodHandler {
                 self.enqueue(&namespace, &rs.name_any());
             }
         }
-    }
-}
-
-fn send(trigger: &UnboundedSender<ObjectRef<CachedReplicaSet>>, namespace: &str, name: &str) {
-    // The receiver only goes away at shutdown.
-    if trigger
-        .unbounded_send(ObjectRef::new(name).within(namespace))
-        .is_ok()
-    {
-        crate::runtime::metrics::global().pending(super::CONTROLLER_NAME, 1);
     }
 }
 
@@ -180,51 +149,23 @@ mod tests {
         )
     }
 
-    fn handler(
-        period: Duration,
-    ) -> (
+    fn handler() -> (
         PodHandler,
         futures::channel::mpsc::UnboundedReceiver<ObjectRef<CachedReplicaSet>>,
     ) {
         let (store, _writer) = reflector::store();
         let (trigger, triggers) = futures::channel::mpsc::unbounded();
         let expectations = Arc::new(Expectations::reported_as("test"));
-        (
-            PodHandler::new(store, expectations, trigger, period),
-            triggers,
-        )
+        (PodHandler::new(store, expectations, trigger), triggers)
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn without_a_batch_period_every_pod_event_asks_for_a_sync_at_once() {
-        let (handler, mut triggers) = handler(Duration::ZERO);
+    /// Each asks at once; a batch period is the queue's (`Watch::delay_triggers`).
+    #[tokio::test]
+    async fn every_pod_event_asks_for_a_sync_of_its_set_at_once() {
+        let (handler, mut triggers) = handler();
         handler.on_update(&pod("a", "1"), &pod("a", "2"));
         handler.on_update(&pod("b", "1"), &pod("b", "2"));
         assert_eq!(triggers.next().await.unwrap().name, "web");
         assert_eq!(triggers.next().await.unwrap().name, "web");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn within_a_batch_period_a_sets_pod_events_ask_for_one_sync_after_it() {
-        let (handler, mut triggers) = handler(Duration::from_millis(100));
-        handler.on_update(&pod("a", "1"), &pod("a", "2"));
-        tokio::time::sleep(Duration::from_millis(60)).await;
-        handler.on_update(&pod("b", "1"), &pod("b", "2"));
-        handler.on_delete(&pod("c", "3"));
-        tokio::time::sleep(Duration::from_millis(39)).await;
-        assert!(
-            triggers.try_recv().is_err(),
-            "nothing before the period ends"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-        assert_eq!(triggers.try_recv().unwrap().name, "web");
-        assert!(
-            triggers.try_recv().is_err(),
-            "one sync for the three events"
-        );
-        // The next event opens a new period.
-        handler.on_update(&pod("a", "2"), &pod("a", "3"));
-        tokio::time::sleep(Duration::from_millis(101)).await;
-        assert_eq!(triggers.try_recv().unwrap().name, "web");
     }
 }

@@ -84,14 +84,14 @@ impl ReplicaSetController {
         workers: u16,
         batch_period: std::time::Duration,
     ) -> Self {
-        let watch = driver::Watch::new(api, workers);
+        // Pod events are this controller's only triggers: a batch period batches them.
+        let watch = driver::Watch::new(api, workers).delay_triggers(batch_period);
         let expectations = Arc::new(Expectations::reported_as(CONTROLLER_NAME));
         let (trigger, triggers) = futures::channel::mpsc::unbounded();
         pods.add_handler(Arc::new(handler::PodHandler::new(
             watch.store(),
             expectations.clone(),
             trigger,
-            batch_period,
         )));
         let context = Arc::new(Context {
             client,
